@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -55,7 +57,7 @@ def test_requirement_violation_names_rule_and_requirement(name: str) -> None:
         if bad_n:
             n = bad_n[-1]
             X = np.ones((n, 3))
-            with pytest.raises(RequirementError, match=rf"^{name} needs {s.requirement}; got n={n}, f={f}$"):
+            with pytest.raises(RequirementError, match=rf"^{name} needs {re.escape(s.requirement)}; got n={n}, f={f}$"):
                 gars.aggregate(name, X, f)
             return
     assert s.requirement == "n >= 1"
