@@ -41,6 +41,7 @@ __all__ = [
     "centered_clipping",
     "monna",
     "smea",
+    "SMEA_TIE_RTOL",
     "nnm",
     "bucketing",
     "static_clipping",
@@ -293,18 +294,33 @@ def mda(X, f):
     return X[list(best[1])].mean(axis=0)
 
 
+#: SMEA: largest eigenvalues within this relative distance of the smallest one count as tied.
+SMEA_TIE_RTOL = 1e-9
+
+
 def smea(X, f):
-    """Mean of the n-f rows whose empirical covariance has the smallest largest eigenvalue."""
+    """Mean of the n-f rows whose empirical covariance has the smallest largest eigenvalue.
+
+    Canonical tie-break: eigenvalues within a relative SMEA_TIE_RTOL of the smallest count as tied
+    (eigensolvers are exact only to rounding); among those, the smallest within-set sum of squared
+    distances, then the lexicographically smallest mean (as MDA's _subset_key)."""
     X = _f64(X)
     n = X.shape[0]
-    best = None
+    D = sq_distances(X)
+    cands = []
     for S in itertools.combinations(range(n), n - f):
         Y = X[list(S)]
         C = Y - Y.mean(axis=0)
         # largest eigenvalue of C^T C / |S| equals that of the small Gram matrix C C^T / |S|
-        lam = float(np.linalg.eigvalsh(C @ C.T / len(S))[-1])
-        if best is None or lam < best[0]:
-            best = (lam, S)
+        lam = max(float(np.linalg.eigvalsh(C @ C.T / len(S))[-1]), 0.0)
+        cands.append((lam, S))
+    lam_min = min(lam for lam, _ in cands)
+    best = None
+    for lam, S in cands:
+        if lam <= lam_min + SMEA_TIE_RTOL * lam_min:
+            key = _subset_key(D, S, X)[1:]
+            if best is None or key < best[0]:
+                best = (key, S)
     return X[list(best[1])].mean(axis=0)
 
 
