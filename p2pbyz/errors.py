@@ -15,6 +15,8 @@ __all__ = [
     "ByzantineAssumptionError",
     "TooExpensiveError",
     "CudaUnavailableError",
+    "TopologyError",
+    "ReplayError",
 ]
 
 
@@ -44,3 +46,15 @@ class TooExpensiveError(InvalidArgument):
 
 class CudaUnavailableError(P2PByzError, RuntimeError):
     """``target="cuda"`` was asked for but numba-cuda or a GPU is missing."""
+
+
+class TopologyError(InvalidArgument):
+    """A network topology cannot serve the requested use.
+
+    Raised for a disconnected graph, an honest subgraph disconnected once the Byzantine nodes are
+    placed, or a node with fewer neighbours than the rule it runs needs (e.g. ``2f+1``).
+    """
+
+
+class ReplayError(P2PByzError, RuntimeError):
+    """A network run replayed from a recorded trace diverged from that trace."""

@@ -1,0 +1,1424 @@
+"""The virtual-time network runtime: a router over trio tasks, one task per node.
+
+How determinism is obtained (trio's scheduler is deliberately random, so nothing a node can observe
+may depend on it):
+
+* Time is ours. The router keeps one heap of events keyed ``(time, seq)``: message deliveries,
+  timers, starts, crashes, recoveries. ``seq`` is unique, so entries never compare further.
+* The router processes virtual time in *windows*. With ``L`` the smallest latency lower bound over
+  the links (the *lookahead*), a window holds every queued event earlier than ``t0 + L``, where
+  ``t0`` is the earliest one (with ``L = 0``, the events at exactly ``t0``). Anything a node does
+  at a time ``t >= t0`` lands at ``t + L >= t0 + L`` or later, so the window's events are final:
+  they are split per node, in ``(time, seq)`` order, and each node consumes its own share in
+  order, its clock (``ctx.now()``) advancing with them. Every node is resumed at most once per
+  window; all resumed nodes run as one trio batch, in any order, because they only touch their
+  own state (inbox, clock, streams, links they send on; the counters are sums).
+* What a node emits (messages, timers) gets a ``seq`` that does not depend on when trio ran it:
+  ``c * (n + 1) + i`` for the ``c``-th emission of the node of index ``i`` (``n`` nodes; the
+  router's own events use ``i = n``), and goes straight into the heap (the order in which a heap
+  pops unique keys does not depend on the order they were pushed in). Link randomness is drawn from per-link streams that only the sender uses,
+  node randomness from per-node streams, all derived from one :class:`numpy.random.SeedSequence`
+  by key.
+
+So a run is a pure function of the graph, the behaviours, the policies and the seed: the same seed
+gives the same trace, byte for byte.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from types import MappingProxyType
+from typing import IO, Any
+
+import networkx as nx
+import numpy as np
+import outcome
+import trio
+import trio.testing
+from numpy.random.bit_generator import ISeedSequence
+from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+from .. import config
+from .._validation import check_int, check_real
+from ..errors import InvalidArgument, ReplayError
+from ._latency import Constant
+from ._message import Message
+from ._policies import Crash, LinkPolicy, NodePolicy, Outgoing, Partition, check_policies
+from ._stats import LinkStatistics, NetworkStatistics, NodeStatistics, RunResult, RunStatistics
+from ._trace import TraceRecord, dumps, read_trace
+
+__all__ = ["Network", "NodeContext", "payload_size"]
+
+_INF = math.inf
+
+# Kinds of the non-message heap entries ``(time, seq, kind, node index, data)``; messages are
+# :class:`Message` tuples, which sort the same way (``deliver_at, seq`` first).
+_TIMER, _CRASH, _RECOVER, _START = 1, 2, 3, 4
+# Node states.
+_NEW, _RUNNING, _RECV, _SLEEP, _DONE, _CRASHED, _PASSIVE = range(7)
+_STATE_NAMES = ("new", "running", "receiving", "sleeping", "done", "crashed", "passive")
+# Values a parked node is resumed with.
+_W_START, _W_MSG, _W_TIMEOUT, _W_CRASH, _W_RECOVER = range(5)
+_DEAD = (_DONE, _CRASHED, _PASSIVE)
+_tnew = tuple.__new__  # builds a Message without the NamedTuple constructor's overhead
+_push = heapq.heappush
+_BLOCK = 32  # draws per refill of a link's buffered random streams
+_WORDS = 8  # uint32 words seeding one link's PCG64 (128-bit state and increment)
+# SeedSequence key domains.
+_KEY_NODE, _KEY_LINK = 0, 1
+
+
+class _Crashed(BaseException):
+    """Raised inside a node's behaviour when the node crashes (a BaseException, like trio's
+    Cancelled, so that ``except Exception`` in a behaviour does not swallow it)."""
+
+
+def _child_generator(ss: np.random.SeedSequence, k: int) -> np.random.Generator:
+    child = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (k,))
+    return np.random.Generator(np.random.PCG64(child))
+
+
+def _abort(_: Any) -> Abort:
+    return Abort.SUCCEEDED
+
+
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+
+
+def _snapshot(cls: type, **fields: Any) -> Any:
+    """Build a frozen statistics dataclass without its per-field frozen ``__setattr__`` calls
+    (snapshots of large networks make tens of thousands of them)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+def payload_size(payload: Any, small: int | None = None) -> int:
+    """Size in bytes a payload occupies on a link (for bandwidth delays).
+
+    Arrays count ``nbytes``, bytes-like objects their length, strings their UTF-8 length, tuples,
+    lists and dicts the sum of their items plus ``small``; anything else ``small``
+    (``config.NETWORK_SMALL_PAYLOAD_BYTES`` by default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> payload_size(np.zeros(10)), payload_size(b"abc"), payload_size(None, small=64)
+    (80, 3, 64)
+    """
+    if small is None:
+        small = int(config.NETWORK_SMALL_PAYLOAD_BYTES)
+    if type(payload) in _SCALARS:
+        return small
+    if isinstance(payload, np.ndarray):
+        return int(payload.nbytes)
+    if isinstance(payload, (bytes, bytearray)):
+        return len(payload)
+    if isinstance(payload, memoryview):
+        return int(payload.nbytes)
+    if isinstance(payload, str):
+        return len(payload.encode("utf-8"))
+    if isinstance(payload, (tuple, list)):
+        return small + sum(payload_size(x, small) for x in payload)
+    if isinstance(payload, dict):
+        return small + sum(payload_size(x, small) for x in payload.values())
+    return small
+
+
+class _PresetSeed(ISeedSequence):
+    """Hands precomputed state words to a bit generator (cheaper than one SeedSequence per link)."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        w = self.words if np.dtype(dtype) == np.uint32 else self.words.view(np.uint64)
+        if n_words > len(w):
+            raise ValueError(f"asked for {n_words} words; only {len(w)} were prepared")
+        return w[:n_words].copy()
+
+
+class _LinkSeed:
+    """The seed of link ``i -> j``: words ``[8p, 8p+8)`` of the state generated by node ``i``'s
+    link SeedSequence (keyed ``(link domain, i)`` under the root), ``p`` the position of ``j``
+    among ``i``'s out-neighbours. Node ``i``'s words are generated once, on its first need."""
+
+    __slots__ = ("net", "node", "j")
+
+    def __init__(self, net: Network, node: _Node, j: int) -> None:
+        self.net = net
+        self.node = node
+        self.j = j
+
+    def seed(self) -> _PresetSeed:
+        node = self.node
+        if node.link_words is None:
+            root = self.net._ss
+            ss = np.random.SeedSequence(
+                root.entropy, spawn_key=tuple(root.spawn_key) + (_KEY_LINK, node.idx)
+            )
+            node.link_words = ss.generate_state(_WORDS * len(node.out_idx), np.uint32)
+            node.out_pos = {j: p for p, j in enumerate(node.out_idx)}
+        p = node.out_pos[self.j]
+        return _PresetSeed(node.link_words[_WORDS * p : _WORDS * (p + 1)])
+
+
+class _Link:
+    """Mutable state of one directed link (created on its first message)."""
+
+    __slots__ = (
+        "src", "dst", "policy", "ss", "rng", "const", "lbuf", "lpos", "ubuf", "upos", "busy",
+        "last", "k", "cuts", "loss", "dup", "jitter", "bw", "fifo", "simple", "dst_id",
+        "sent", "delivered", "lost", "partitioned", "duplicated", "throttled", "malformed",
+        "undeliverable", "bytes_sent", "bytes_delivered", "in_flight", "peak",
+    )  # fmt: skip
+
+    def __init__(self, src: int, dst: int, policy: LinkPolicy, ss: Any,
+                 cuts: list[tuple[float, float]], replay: bool) -> None:  # fmt: skip
+        self.src = src
+        self.dst = dst
+        self.policy = policy
+        self.ss = ss
+        self.rng: np.random.Generator | None = None
+        lat = policy.latency
+        self.const = float(lat.value) if isinstance(lat, Constant) else None
+        self.lbuf: list[float] = []
+        self.lpos = 0
+        self.ubuf: list[float] = []
+        self.upos = 0
+        self.busy = 0.0
+        self.last = 0.0
+        self.k = 0
+        self.cuts = cuts
+        self.loss = policy.loss
+        self.dup = policy.duplicate
+        self.jitter = policy.jitter
+        self.bw = policy.bandwidth
+        self.fifo = policy.fifo
+        # No loss, duplication, jitter, bandwidth, FIFO clamp, partition or replay: the fast path.
+        self.simple = not (
+            self.loss or self.dup or self.jitter or self.bw is not None or self.fifo or cuts
+            or replay
+        )
+        self.sent = self.delivered = self.lost = self.partitioned = self.duplicated = 0
+        self.throttled = self.malformed = self.undeliverable = 0
+        self.bytes_sent = self.bytes_delivered = self.in_flight = self.peak = 0
+
+    def _gen(self) -> np.random.Generator:
+        if self.rng is None:
+            self.rng = np.random.Generator(np.random.PCG64(self.ss.seed()))
+        return self.rng
+
+    def latency(self) -> float:
+        if self.const is not None:
+            return self.const
+        if self.lpos >= len(self.lbuf):
+            self.refill()
+        v = self.lbuf[self.lpos]
+        self.lpos += 1
+        return v
+
+    def refill(self) -> None:
+        self.lbuf = self.policy.latency.sample(self._gen(), _BLOCK).tolist()
+        self.lpos = 0
+
+    def uniform(self) -> float:
+        if self.upos >= len(self.ubuf):
+            self.ubuf = self._gen().random(_BLOCK).tolist()
+            self.upos = 0
+        v = self.ubuf[self.upos]
+        self.upos += 1
+        return v
+
+
+class _Node:
+    """Mutable state of one node (the behaviour only ever sees its :class:`NodeContext`)."""
+
+    __slots__ = (
+        "idx", "id", "behaviour", "policies", "validator", "start_at", "out", "out_idx",
+        "in_ids", "attrs", "ctx", "task", "state", "now", "token", "timer", "wake", "wq", "wpos",
+        "inbox", "rr", "inbox_len", "links", "in_links", "ss", "rng", "prng", "incarnation",
+        "seq", "stride", "rwin",
+        "link_words", "out_pos",
+        "sent", "emitted", "omitted", "received", "consumed", "throttled_in", "throttled_out",
+        "malformed_in", "malformed_out", "imp", "peak", "wakes", "crashes", "recoveries",
+    )  # fmt: skip
+
+    def __init__(self, idx: int, node_id: Hashable) -> None:
+        self.idx = idx
+        self.id = node_id
+        self.behaviour: Callable[[NodeContext], Awaitable[Any]] | None = None
+        self.policies: tuple[NodePolicy, ...] = ()
+        self.validator: Callable[[Any], bool] | None = None
+        self.start_at = 0.0
+        self.out: tuple[Hashable, ...] = ()
+        self.out_idx: tuple[int, ...] = ()
+        self.in_ids: tuple[Hashable, ...] = ()
+        self.attrs: Mapping[str, Any] = MappingProxyType({})
+        self.ctx: NodeContext | None = None
+        self.task: Any = None
+        self.state = _PASSIVE
+        self.now = 0.0
+        self.token = 0
+        self.timer: tuple[float, int] | None = None
+        self.wake = _W_START
+        self.wq: list[tuple[Any, ...]] = []
+        self.wpos = 0
+        self.inbox: dict[int, deque[Message]] = {}
+        self.rr: deque[int] = deque()
+        self.inbox_len = 0
+        self.links: dict[int, _Link] = {}
+        self.in_links: dict[Hashable, _Link] = {}
+        self.seq = idx  # next sequence number of this node's emissions
+        self.stride = 1  # n + 1, set by the Network
+        self.rwin = -1  # last window in which the router resumed the node
+        self.ss: np.random.SeedSequence | None = None
+        self.rng: np.random.Generator | None = None
+        self.prng: np.random.Generator | None = None
+        self.link_words: np.ndarray | None = None
+        self.out_pos: dict[int, int] = {}
+        self.incarnation = 0
+        self.sent = self.emitted = self.omitted = self.received = self.consumed = 0
+        self.throttled_in = self.throttled_out = self.malformed_in = self.malformed_out = 0
+        self.imp = self.peak = self.wakes = self.crashes = self.recoveries = 0
+
+
+class NodeContext:
+    """The handle a node behaviour receives: its identity, clock, streams and network verbs.
+
+    A behaviour is ``async def behaviour(ctx): ...``; it must only block through the handle's
+    verbs (:meth:`recv`, :meth:`sleep`), never on trio primitives directly (``trio.sleep`` would
+    escape the router's virtual clock and its determinism).
+
+    Attributes
+    ----------
+    id : hashable
+        This node's id (read-only; the runtime stamps it on every message sent).
+    neighbours : tuple
+        Ids this node can send to (out-neighbours in a directed graph), in graph order.
+    in_neighbours : tuple
+        Ids that can send to this node.
+    attrs : mapping
+        The node's attributes in the graph (``role``, ``byzantine``, ...), read-only.
+    rng : numpy.random.Generator
+        This node's own stream (independent of every other node's and of its policies').
+    incarnation : int
+        0 at first start, then incremented by each recovery after a crash.
+    """
+
+    __slots__ = ("_net", "_node")
+
+    def __init__(self, net: Network, node: _Node) -> None:
+        self._net = net
+        self._node = node
+
+    def __repr__(self) -> str:
+        n = self._node
+        return f"<NodeContext id={n.id!r} now={n.now!r} state={_STATE_NAMES[n.state]}>"
+
+    @property
+    def id(self) -> Hashable:
+        return self._node.id
+
+    @property
+    def neighbours(self) -> tuple[Hashable, ...]:
+        return self._node.out
+
+    @property
+    def in_neighbours(self) -> tuple[Hashable, ...]:
+        return self._node.in_ids
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        return self._node.attrs
+
+    @property
+    def incarnation(self) -> int:
+        return self._node.incarnation
+
+    @property
+    def rng(self) -> np.random.Generator:
+        node = self._node
+        if node.rng is None:
+            assert node.ss is not None
+            node.rng = _child_generator(node.ss, 0)
+        return node.rng
+
+    def now(self) -> float:
+        """This node's virtual time in seconds."""
+        return self._node.now
+
+    def send(self, dst: Hashable, payload: Any, *, size: int | None = None) -> None:
+        """Send ``payload`` to neighbour ``dst`` (never blocks; the message is in flight at once).
+
+        Parameters
+        ----------
+        dst : hashable
+            An out-neighbour's id.
+        payload : object
+            Anything; it is delivered as is (not copied: do not mutate an array after sending it).
+        size : int, optional
+            Bytes it occupies on the link (default :func:`payload_size`).
+
+        Raises
+        ------
+        InvalidArgument
+            If ``dst`` is not an out-neighbour.
+        """
+        net = self._net
+        node = self._node
+        j = net._index.get(dst)
+        if j is None or j not in node.links and not net._has_edge(node, j):
+            raise InvalidArgument(
+                f"node {node.id!r} cannot send to {dst!r}: no edge {node.id!r} -> {dst!r} "
+                f"in the graph"
+            )
+        net._send(node, j, payload, size)
+
+    def broadcast(self, payload: Any, *, size: int | None = None) -> int:
+        """Send ``payload`` to every out-neighbour (in graph order); return how many."""
+        net = self._net
+        node = self._node
+        if size is None:
+            size = payload_size(payload, net._small)
+        out = node.out_idx
+        if node.policies or node.state != _RUNNING:
+            send = net._send
+            for j in out:
+                send(node, j, payload, size)
+        else:
+            node.sent += len(out)
+            emit = net._emit
+            links = node.links
+            heap = net._heap
+            now = node.now
+            lcap = net._lcap
+            src = node.id
+            for j in out:
+                link = links.get(j)
+                if link is None or not link.simple or link.in_flight >= lcap:
+                    emit(node, j, payload, size, 0.0)
+                    continue
+                # The fast path of Network._emit, inlined (a broadcast is the common case).
+                node.emitted += 1
+                link.sent += 1
+                link.bytes_sent += size
+                k = link.k
+                link.k = k + 1
+                lat = link.const
+                if lat is None:
+                    pos = link.lpos
+                    if pos >= len(link.lbuf):
+                        link.refill()
+                        pos = 0
+                    lat = link.lbuf[pos]
+                    link.lpos = pos + 1
+                n = link.in_flight + 1
+                link.in_flight = n
+                if n > link.peak:
+                    link.peak = n
+                seq = node.seq
+                node.seq = seq + node.stride
+                _push(heap, _tnew(Message, (
+                    now + lat, seq, src, link.dst_id, payload, now, size, k, 0,
+                )))  # fmt: skip
+        return len(out)
+
+    def poll(self) -> Message | None:
+        """The next message already delivered (at or before :meth:`now`), or ``None``."""
+        net = self._net
+        node = self._node
+        if node.state != _RUNNING:
+            raise _Crashed
+        if not node.inbox_len:
+            wq = node.wq
+            now = node.now
+            while node.wpos < len(wq) and wq[node.wpos][0] <= now:
+                ev = wq[node.wpos]
+                node.wpos += 1
+                if type(ev) is Message:
+                    net._deliver(node, ev)
+                elif ev[2] == _CRASH:
+                    raise _Crashed
+            if not node.inbox_len:
+                return None
+        return net._pop(node)
+
+    async def recv(
+        self, timeout: float | None = None, *, deadline: float | None = None
+    ) -> Message | None:
+        """Wait for the next message (per-sender round robin over the inbox).
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Virtual seconds to wait at most; ``None`` waits forever.
+        deadline : float, optional
+            Absolute virtual time to wait until (instead of ``timeout``; exact, free of the
+            rounding of ``now() + timeout``).
+
+        Returns
+        -------
+        Message or None
+            The message, or ``None`` when ``timeout`` expired first.
+        """
+        net = self._net
+        node = self._node
+        if node.inbox_len:
+            return net._pop(node)
+        if node.state != _RUNNING:
+            raise _Crashed
+        if deadline is not None:
+            if timeout is not None:
+                raise InvalidArgument("recv: give timeout or deadline, not both")
+            deadline = max(float(deadline), node.now)
+        elif timeout is None:
+            deadline = _INF
+        else:
+            if not timeout >= 0:
+                raise InvalidArgument(f"recv: timeout must be >= 0; got timeout={timeout!r}")
+            deadline = node.now + timeout
+        wq = node.wq
+        while node.wpos < len(wq):
+            ev = wq[node.wpos]
+            t = ev[0]
+            if t > deadline:
+                break
+            node.wpos += 1
+            if type(ev) is Message:
+                node.now = t
+                if net._plain:
+                    # Fast path (no validator, no trace): the inbox is empty, so the message
+                    # would enter it and leave at once; count it and hand it over.
+                    link = node.in_links[ev[2]]
+                    link.in_flight -= 1
+                    link.delivered += 1
+                    link.bytes_delivered += ev[6]
+                    node.received += 1
+                    node.consumed += 1
+                    if not node.peak:
+                        node.peak = 1
+                    return ev  # type: ignore[return-value]
+                net._deliver(node, ev)
+                if node.inbox_len:
+                    return net._pop(node)
+            elif ev[2] == _CRASH:
+                node.now = t
+                raise _Crashed
+        if deadline <= net._wmax:
+            node.now = deadline
+            return None
+        node.state = _RECV
+        v = await net._park(node, deadline)
+        if v == _W_MSG:
+            return net._pop(node)
+        if v == _W_TIMEOUT:
+            return None
+        raise _Crashed
+
+    async def sleep(self, duration: float) -> None:
+        """Let ``duration`` virtual seconds pass (messages keep arriving in the inbox)."""
+        if not duration >= 0:
+            raise InvalidArgument(f"sleep: duration must be >= 0; got duration={duration!r}")
+        await self.sleep_until(self._node.now + duration)
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Sleep until virtual time ``deadline`` (returns at once if it has passed)."""
+        net = self._net
+        node = self._node
+        if node.state != _RUNNING:
+            raise _Crashed
+        if deadline <= node.now:
+            return
+        wq = node.wq
+        while node.wpos < len(wq):
+            ev = wq[node.wpos]
+            t = ev[0]
+            if t > deadline:
+                break
+            node.wpos += 1
+            if type(ev) is Message:
+                net._deliver(node, ev)
+            elif ev[2] == _CRASH:
+                node.now = t
+                raise _Crashed
+        if deadline <= net._wmax:
+            node.now = deadline
+            return
+        node.state = _SLEEP
+        if await net._park(node, deadline) == _W_CRASH:
+            raise _Crashed
+
+
+Behaviour = Callable[[NodeContext], Awaitable[Any]]
+
+
+class Network:
+    """A deterministic, virtual-time emulation of a message-passing network over a networkx graph.
+
+    Parameters
+    ----------
+    graph : networkx.Graph or networkx.DiGraph
+        Nodes are the participants; an edge ``u - v`` (or ``u -> v``) lets ``u`` send to ``v``.
+        Edge attributes ``latency``, ``bandwidth``, ``loss``, ``duplicate``, ``jitter``, ``fifo``
+        (or ``link``, a :class:`LinkPolicy`) override ``link_policy`` for that edge.
+    seed : int, numpy.random.SeedSequence or None
+        Root of every random stream (links, nodes, policies). ``None`` draws fresh entropy
+        (then readable from :attr:`seed`).
+    link_policy : LinkPolicy, optional
+        Default behaviour of links (default: zero latency, no loss).
+    partitions : iterable of Partition
+        Timed partitions.
+    validator : callable, optional
+        Default payload validator of receivers: ``validator(payload) -> bool`` (see
+        :func:`array_validator`); rejected messages are dropped and counted as malformed.
+    inbox_per_sender : int, optional
+        How many messages of one sender an inbox holds before refusing more
+        (default ``config.NETWORK_INBOX_PER_SENDER``). Inboxes are served round robin over
+        senders, so a flooding sender is throttled and cannot starve the others.
+    link_capacity : int, optional
+        Messages in flight on one link before the sender is throttled
+        (default ``config.NETWORK_LINK_CAPACITY``); bounds the router's memory.
+    trace : None, True, path or text file
+        Record every message reaching a receiver (:class:`TraceRecord`) as JSON lines in the file,
+        or in memory (``True``: :attr:`RunResult.trace`).
+    replay : path or sequence of TraceRecord, optional
+        Re-run with the link outcomes (delivery times, losses, duplicates) of a recorded trace
+        instead of drawing them; the run raises :class:`~p2pbyz.errors.ReplayError` if its own
+        trace differs from the recorded one. Use the same graph, link latencies (the router's
+        window depends on them), behaviours and seed (the node streams come from it); messages
+        the original run lost or cut by a partition are counted as lost.
+
+    Notes
+    -----
+    Complexity: ``O(log E)`` per message for the event heap, plus one trio task switch per node
+    per window in which it has something to do. See the module docstring for why the result does
+    not depend on trio's scheduling.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from p2pbyz.network import Network, LinkPolicy
+    >>> net = Network(nx.path_graph(3), seed=0, link_policy=LinkPolicy(latency=0.5))
+    >>> async def ping(ctx):
+    ...     if ctx.id == 0:
+    ...         ctx.send(1, "ping")
+    ...     elif ctx.id == 1:
+    ...         msg = await ctx.recv()
+    ...         return msg.src, msg.payload, ctx.now()
+    >>> net.add_nodes(ping)
+    >>> res = net.run()
+    >>> res.returns[1]
+    (0, 'ping', 0.5)
+    >>> res.statistics.run.delivered
+    1
+    """
+
+    def __init__(
+        self,
+        graph: nx.Graph,
+        *,
+        seed: int | np.random.SeedSequence | None = None,
+        link_policy: LinkPolicy | None = None,
+        partitions: Iterable[Partition] = (),
+        validator: Callable[[Any], bool] | None = None,
+        inbox_per_sender: int | None = None,
+        link_capacity: int | None = None,
+        trace: None | bool | str | os.PathLike[str] | IO[str] = None,
+        replay: None | str | os.PathLike[str] | Iterable[TraceRecord] = None,
+    ) -> None:
+        if not isinstance(graph, nx.Graph):
+            raise InvalidArgument(
+                f"Network: graph must be a networkx Graph or DiGraph; got {type(graph).__name__}"
+            )
+        if graph.is_multigraph():
+            raise InvalidArgument("Network: multigraphs are not supported; got a MultiGraph")
+        if graph.number_of_nodes() == 0:
+            raise InvalidArgument("Network: graph must have at least one node; got 0 nodes")
+        self.graph = graph
+        if isinstance(seed, np.random.SeedSequence):
+            self._ss = seed
+        elif seed is None or (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+            self._ss = np.random.SeedSequence(seed)
+        else:
+            raise InvalidArgument(
+                f"Network: seed must be None, a non-negative int or a SeedSequence; got seed={seed!r}"
+            )
+        if link_policy is None:
+            link_policy = LinkPolicy()
+        if not isinstance(link_policy, LinkPolicy):
+            raise InvalidArgument(
+                f"Network: link_policy must be a LinkPolicy; got link_policy={link_policy!r}"
+            )
+        self.link_policy = link_policy
+        self.partitions = tuple(partitions)
+        for p in self.partitions:
+            if not isinstance(p, Partition):
+                raise InvalidArgument(f"Network: partitions must be Partition objects; got {p!r}")
+        if validator is not None and not callable(validator):
+            raise InvalidArgument(f"Network: validator must be callable; got {validator!r}")
+        self.validator = validator
+        cap = config.NETWORK_INBOX_PER_SENDER if inbox_per_sender is None else inbox_per_sender
+        lcap = config.NETWORK_LINK_CAPACITY if link_capacity is None else link_capacity
+        self._cap = check_int(cap, "inbox_per_sender", minimum=1, owner="Network")
+        self._lcap = check_int(lcap, "link_capacity", minimum=1, owner="Network")
+        self._small = int(config.NETWORK_SMALL_PAYLOAD_BYTES)
+        self._directed = graph.is_directed()
+        ids = list(graph.nodes)
+        self._ids = ids
+        self._index: dict[Hashable, int] = {v: i for i, v in enumerate(ids)}
+        self._nodes = [_Node(i, v) for i, v in enumerate(ids)]
+        for node in self._nodes:
+            node.stride = len(ids) + 1
+        idx = self._index
+        for node in self._nodes:
+            v = node.id
+            out = tuple(graph.successors(v) if self._directed else graph.neighbors(v))
+            node.out = out
+            node.out_idx = tuple(idx[u] for u in out)
+            node.in_ids = tuple(graph.predecessors(v)) if self._directed else out
+            node.attrs = MappingProxyType(graph.nodes[v])
+        self._link_overrides: dict[tuple[int, int], LinkPolicy] = {}
+        self._crashes: list[tuple[int, Crash]] = []
+        self._edge_policies: dict[tuple[int, int], LinkPolicy] = {}
+        self._heap: list[tuple[Any, ...]] = []
+        self._n = len(self._nodes)
+        self._base = self._n  # next sequence number of the router's own events
+        self._wmax = -_INF
+        self._plain = False  # no validator and no trace: recv may skip the inbox
+        self._running = 0
+        self._router: Any = None
+        self._clock: Any = None
+        self._t0_trio = 0.0
+        self._vtime = 0.0
+        self._events = self._windows = 0
+        self._returns: dict[Hashable, Any] = {}
+        self._started = False
+        self._trace_spec = trace
+        self._tbuf: list[TraceRecord] = []
+        self._trace_on = trace is not None and trace is not False
+        self._trace_mem: list[TraceRecord] | None = None
+        self._trace_fh: IO[str] | None = None
+        self._replay: dict[tuple[Hashable, Hashable, int], list[float]] | None = None
+        self._replay_records: list[TraceRecord] | None = None
+        if replay is not None:
+            recs = read_trace(replay) if isinstance(replay, (str, os.PathLike)) else list(replay)
+            self._replay_records = recs
+            rmap: dict[tuple[Hashable, Hashable, int], list[tuple[int, float]]] = {}
+            for r in recs:
+                rmap.setdefault((r.src, r.dst, r.link_seq), []).append((r.copy, r.t))
+            self._replay = {k: [t for _, t in sorted(v)] for k, v in rmap.items()}
+            self._trace_on = True
+        self.lookahead = self._compute_lookahead()
+
+    # ------------------------------------------------------------------ configuration
+
+    def __repr__(self) -> str:
+        kind = "directed" if self._directed else "undirected"
+        return (
+            f"<Network {len(self._nodes)} nodes {kind}, now={self._vtime!r}, "
+            f"in_flight={len(self._heap)}, lookahead={self.lookahead!r}>"
+        )
+
+    @property
+    def seed(self) -> np.random.SeedSequence:
+        """The root :class:`numpy.random.SeedSequence` (its ``entropy`` reproduces the run)."""
+        return self._ss
+
+    @property
+    def now(self) -> float:
+        """Virtual time reached by the router."""
+        return self._vtime
+
+    def _node_of(self, node_id: Hashable, what: str) -> _Node:
+        i = self._index.get(node_id)
+        if i is None:
+            raise InvalidArgument(f"{what}: node {node_id!r} is not in the graph")
+        return self._nodes[i]
+
+    def _check_not_started(self, what: str) -> None:
+        if self._started:
+            raise InvalidArgument(f"{what}: the network has already run; build a new Network")
+
+    def add_node(
+        self,
+        node_id: Hashable,
+        behaviour: Behaviour,
+        *,
+        policies: NodePolicy | Iterable[NodePolicy] = (),
+        validator: Callable[[Any], bool] | None = None,
+        start_at: float = 0.0,
+    ) -> None:
+        """Give a graph node a behaviour (nodes without one are passive sinks).
+
+        Parameters
+        ----------
+        node_id : hashable
+            A node of the graph.
+        behaviour : async callable
+            ``async def behaviour(ctx: NodeContext) -> Any``; its return value lands in
+            :attr:`RunResult.returns`.
+        policies : NodePolicy or iterable of NodePolicy
+            Byzantine network behaviours (:class:`Crash`, :class:`Omission`, :class:`Delay`,
+            :class:`Equivocate`, :class:`Flood`, :class:`Malform`, :class:`Impersonate`), applied
+            in order to every outgoing message.
+        validator : callable, optional
+            Payload validator of this node as a receiver (default: the network's).
+        start_at : float
+            Virtual time at which the behaviour starts.
+
+        Raises
+        ------
+        InvalidArgument
+            For an unknown node, a non-callable behaviour, bad policies, or after the run.
+        """
+        self._check_not_started("add_node")
+        node = self._node_of(node_id, "add_node")
+        if not callable(behaviour):
+            raise InvalidArgument(
+                f"add_node: behaviour of node {node_id!r} must be an async callable; "
+                f"got {behaviour!r}"
+            )
+        if validator is not None and not callable(validator):
+            raise InvalidArgument(f"add_node: validator must be callable; got {validator!r}")
+        node.behaviour = behaviour
+        node.policies = check_policies(policies, node_id)
+        node.validator = validator
+        node.start_at = check_real(start_at, "start_at", minimum=0.0, owner="add_node")
+        node.state = _NEW
+
+    def add_nodes(
+        self,
+        behaviour: Behaviour,
+        nodes: Iterable[Hashable] | None = None,
+        *,
+        policies: NodePolicy | Iterable[NodePolicy] = (),
+        validator: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """:meth:`add_node` for each of ``nodes`` (default: every node of the graph)."""
+        pols = check_policies(policies, "*")
+        for v in self._ids if nodes is None else list(nodes):
+            self.add_node(v, behaviour, policies=pols, validator=validator)
+
+    def set_link(self, u: Hashable, v: Hashable, policy: LinkPolicy) -> None:
+        """Override the policy of the directed link ``u -> v`` (both directions: call twice)."""
+        self._check_not_started("set_link")
+        a = self._node_of(u, "set_link")
+        b = self._node_of(v, "set_link")
+        if not self.graph.has_edge(u, v):
+            raise InvalidArgument(f"set_link: no edge {u!r} -> {v!r} in the graph")
+        if not isinstance(policy, LinkPolicy):
+            raise InvalidArgument(f"set_link: policy must be a LinkPolicy; got {policy!r}")
+        self._link_overrides[(a.idx, b.idx)] = policy
+        self.lookahead = self._compute_lookahead()
+
+    def partition(self, groups: Iterable[Iterable[Hashable]], start: float, end: float = _INF) -> None:
+        """Add a timed :class:`Partition` of the nodes into ``groups`` during ``[start, end)``."""
+        self._check_not_started("partition")
+        self.partitions = self.partitions + (Partition(tuple(groups), start, end),)
+
+    def crash(self, node_id: Hashable, at: float, recover_at: float | None = None) -> None:
+        """Schedule a crash of ``node_id`` at ``at`` and its recovery at ``recover_at``."""
+        self._check_not_started("crash")
+        node = self._node_of(node_id, "crash")
+        self._crashes.append((node.idx, Crash(at, recover_at)))
+
+    # ------------------------------------------------------------------ links
+
+    def _policy(self, i: int, j: int) -> LinkPolicy:
+        pol = self._link_overrides.get((i, j))
+        if pol is not None:
+            return pol
+        pol = self._edge_policies.get((i, j))
+        if pol is not None:
+            return pol
+        return LinkPolicy.from_attrs(self.graph.edges[self._ids[i], self._ids[j]], self.link_policy)
+
+    def _compute_lookahead(self) -> float:
+        """The smallest latency lower bound over all directed links (the router's window)."""
+        lo = _INF
+        idx = self._index
+        default = self.link_policy
+        cache: dict[tuple[int, int], LinkPolicy] = {}
+        self._edge_policies = cache
+        for u, v, attrs in self.graph.edges(data=True):
+            i, j = idx[u], idx[v]
+            pol = LinkPolicy.from_attrs(attrs, default)
+            if pol is not default:
+                cache[(i, j)] = pol
+                if not self._directed:
+                    cache[(j, i)] = pol
+            lo = min(lo, self._policy(i, j).min_delay)
+            if not self._directed:
+                lo = min(lo, self._policy(j, i).min_delay)
+        return float(default.min_delay if lo == _INF else lo)
+
+    def _has_edge(self, node: _Node, j: int) -> bool:
+        return self.graph.has_edge(node.id, self._ids[j])
+
+    def _make_link(self, node: _Node, j: int) -> _Link:
+        i = node.idx
+        u, v = node.id, self._ids[j]
+        cuts = [(p.start, p.end) for p in self.partitions if p.separates(u, v)]
+        link = _Link(i, j, self._policy(i, j), _LinkSeed(self, node, j), cuts,
+                     self._replay is not None)  # fmt: skip
+        link.dst_id = v
+        node.links[j] = link
+        self._nodes[j].in_links[u] = link
+        return link
+
+    # ------------------------------------------------------------------ hot path: sending
+
+    def _send(self, node: _Node, j: int, payload: Any, size: int | None) -> None:
+        if node.state != _RUNNING:
+            return  # a crashed node's finally-blocks cannot talk
+        node.sent += 1
+        if size is None:
+            size = payload_size(payload, self._small)
+        if not node.policies:
+            self._emit(node, j, payload, size, 0.0)
+            return
+        outs = [Outgoing(self._ids[j], payload)]
+        if node.prng is None:
+            assert node.ss is not None
+            node.prng = _child_generator(node.ss, 1)
+        for pol in node.policies:
+            nxt: list[Outgoing] = []
+            for o in outs:
+                nxt.extend(pol.transform(o, node.now, node.prng))
+            outs = nxt
+        if not outs:
+            node.omitted += 1
+        for o in outs:
+            if o.claim is not None and o.claim != node.id:
+                node.imp += 1
+                continue
+            k = self._index.get(o.dst)
+            if k is None or (k not in node.links and not self._has_edge(node, k)):
+                raise InvalidArgument(
+                    f"a policy of node {node.id!r} redirected a message to {o.dst!r}, which is "
+                    f"not an out-neighbour"
+                )
+            psize = size if o.payload is payload else payload_size(o.payload, self._small)
+            self._emit(node, k, o.payload, psize, o.delay)
+
+    @staticmethod
+    def _seq(node: _Node) -> int:
+        """The next sequence number of ``node`` (see the module docstring)."""
+        seq = node.seq
+        node.seq = seq + node.stride
+        return seq
+
+    def _emit(self, node: _Node, j: int, payload: Any, size: int, delay: float) -> None:
+        link = node.links.get(j)
+        if link is None:
+            link = self._make_link(node, j)
+        if link.in_flight >= self._lcap:
+            link.throttled += 1
+            node.throttled_out += 1
+            return
+        node.emitted += 1
+        link.sent += 1
+        link.bytes_sent += size
+        k = link.k
+        link.k = k + 1
+        now = node.now
+        if link.simple:
+            lat = link.const
+            if lat is None:
+                pos = link.lpos
+                if pos >= len(link.lbuf):
+                    link.refill()
+                    pos = 0
+                lat = link.lbuf[pos]
+                link.lpos = pos + 1
+            n = link.in_flight + 1
+            link.in_flight = n
+            if n > link.peak:
+                link.peak = n
+            seq = node.seq
+            node.seq = seq + node.stride
+            _push(self._heap, _tnew(Message, (
+                now + delay + lat, seq, node.id, link.dst_id, payload, now, size, k, 0,
+            )))  # fmt: skip
+            return
+        if self._replay is not None:
+            times = self._replay.get((node.id, self._ids[j], k))
+            if times is None:
+                link.lost += 1
+                return
+            arrivals = [(c, d) for c, d in enumerate(times)]
+        else:
+            if link.loss and link.uniform() < link.loss:
+                link.lost += 1
+                return
+            start = now + delay
+            if link.bw is not None:
+                if link.busy > start:
+                    start = link.busy
+                start += size / link.bw
+                link.busy = start
+            copies = 2 if link.dup and link.uniform() < link.dup else 1
+            arrivals = []
+            for c in range(copies):
+                d = start + link.latency()
+                if link.jitter:
+                    d += link.jitter * link.uniform()
+                if link.fifo:
+                    if d < link.last:
+                        d = link.last
+                    link.last = d
+                if any(ps <= d and now < pe for ps, pe in link.cuts):
+                    link.partitioned += 1
+                    continue
+                arrivals.append((c, d))
+        for c, d in arrivals:
+            if c:
+                link.duplicated += 1
+            link.in_flight += 1
+            _push(self._heap, _tnew(Message, (
+                d, self._seq(node), node.id, link.dst_id, payload, now, size, k, c,
+            )))  # fmt: skip
+        if link.in_flight > link.peak:
+            link.peak = link.in_flight
+
+    # ------------------------------------------------------------------ hot path: receiving
+
+    def _deliver(self, node: _Node, msg: Message) -> None:
+        """Apply a message to its receiver: inbox, or throttle / malformed / undeliverable."""
+        link = node.in_links[msg[2]]
+        link.in_flight -= 1
+        event = "deliver"
+        if node.state in _DEAD:
+            link.undeliverable += 1
+            event = "undeliverable"
+        else:
+            val = node.validator if node.validator is not None else self.validator
+            ok = True
+            if val is not None:
+                try:
+                    ok = bool(val(msg[4]))
+                except Exception:  # a validator that raises rejects the payload
+                    ok = False
+            if not ok:
+                link.malformed += 1
+                node.malformed_in += 1
+                self._nodes[link.src].malformed_out += 1
+                event = "malformed"
+            else:
+                s = link.src
+                q = node.inbox.get(s)
+                if q is None:
+                    q = node.inbox[s] = deque()
+                if len(q) >= self._cap:
+                    link.throttled += 1
+                    node.throttled_in += 1
+                    self._nodes[s].throttled_out += 1
+                    event = "throttle"
+                else:
+                    if not q:
+                        node.rr.append(s)
+                    q.append(msg)
+                    n = node.inbox_len + 1
+                    node.inbox_len = n
+                    if n > node.peak:
+                        node.peak = n
+                    node.received += 1
+                    link.delivered += 1
+                    link.bytes_delivered += msg[6]
+                    if not self._trace_on:
+                        return
+        if self._trace_on:
+            self._tbuf.append(
+                TraceRecord(msg[0], msg[1], msg[2], msg[3], msg[5], msg[6], event, msg[7], msg[8])
+            )
+
+    def _pop(self, node: _Node) -> Message:
+        s = node.rr.popleft()
+        q = node.inbox[s]
+        m = q.popleft()
+        if q:
+            node.rr.append(s)
+        node.inbox_len -= 1
+        node.consumed += 1
+        return m
+
+    def _clear_inbox(self, node: _Node) -> None:
+        node.inbox.clear()
+        node.rr.clear()
+        node.inbox_len = 0
+
+    # ------------------------------------------------------------------ task switching
+
+    async def _park(self, node: _Node, deadline: float = _INF) -> int:
+        """Block the calling node until the router resumes it; return the wake value."""
+        node.token += 1
+        if deadline != _INF:
+            _push(self._heap, (deadline, self._seq(node), _TIMER, node.idx, node.token))
+        self._running -= 1
+        if self._running == 0:
+            reschedule(self._router)
+        return await wait_task_rescheduled(_abort)  # type: ignore[no-any-return]
+
+    def _finish(self) -> None:
+        self._running -= 1
+        if self._running == 0:
+            reschedule(self._router)
+
+    def _wake(self, node: _Node, value: int, t: float) -> None:
+        if value != _W_CRASH:
+            node.state = _RUNNING
+        node.wake = value
+        node.now = t
+        node.wakes += 1
+
+    def _drain_dead(self, node: _Node) -> bool:
+        """Consume a crashed/finished node's window events; True if one of them recovers it."""
+        wq = node.wq
+        while node.wpos < len(wq):
+            ev = wq[node.wpos]
+            node.wpos += 1
+            if type(ev) is Message:
+                self._deliver(node, ev)
+                continue
+            kind = ev[2]
+            if kind == _CRASH:
+                if node.state == _DONE:
+                    node.crashes += 1
+            elif kind == _RECOVER and node.state == _CRASHED:
+                node.now = ev[0]
+                node.state = _RUNNING
+                node.recoveries += 1
+                return True
+        return False
+
+    def _do_crash(self, node: _Node) -> None:
+        node.state = _CRASHED
+        node.crashes += 1
+        self._clear_inbox(node)
+
+    async def _node_main(self, node: _Node) -> None:
+        behaviour = node.behaviour
+        assert behaviour is not None and node.ctx is not None
+        node.task = current_task()
+        v = await self._park(node)
+        while True:
+            if v == _W_CRASH:
+                self._do_crash(node)
+            else:
+                if v == _W_RECOVER:
+                    node.incarnation += 1
+                try:
+                    ret = await behaviour(node.ctx)
+                except _Crashed:
+                    self._do_crash(node)
+                else:
+                    node.state = _DONE
+                    self._returns[node.id] = ret
+                    self._drain_dead(node)
+                    self._finish()
+                    return
+            if self._drain_dead(node):
+                v = _W_RECOVER
+            else:
+                v = await self._park(node)
+
+    def _advance_blocked(self, node: _Node, ev: tuple[Any, ...]) -> bool:
+        """Apply one event to a node that is not running; True if the event resumes it."""
+        st = node.state
+        if type(ev) is Message:
+            self._deliver(node, ev)  # type: ignore[arg-type]
+            if st == _RECV and node.inbox_len:
+                self._wake(node, _W_MSG, ev[0])
+                return True
+            return False
+        kind = ev[2]
+        if kind == _TIMER:
+            if ev[4] == node.token and (st == _RECV or st == _SLEEP):
+                self._wake(node, _W_TIMEOUT, ev[0])
+                return True
+        elif kind == _START:
+            if st == _NEW:
+                self._wake(node, _W_START, ev[0])
+                return True
+        elif kind == _CRASH:
+            if st == _NEW or st == _RECV or st == _SLEEP:
+                self._wake(node, _W_CRASH, ev[0])
+                return True
+            if st == _DONE:
+                node.crashes += 1
+        elif kind == _RECOVER:
+            if st == _CRASHED:
+                node.recoveries += 1
+                self._wake(node, _W_RECOVER, ev[0])
+                return True
+        return False
+
+    # ------------------------------------------------------------------ the router
+
+    def _push(self, t: float, kind: int, j: int, data: Any) -> None:
+        _push(self._heap, (t, self._base, kind, j, data))
+        self._base += self._n + 1
+
+    def _write_trace(self) -> None:
+        buf = self._tbuf
+        if not buf:
+            return
+        buf.sort(key=lambda r: (r.t, r.seq))
+        if self._trace_mem is not None:
+            self._trace_mem.extend(buf)
+        if self._trace_fh is not None:
+            self._trace_fh.write("".join(dumps(r) + "\n" for r in buf))
+        self._tbuf = []
+
+    def _set_clock(self, t: float) -> None:
+        clock = self._clock
+        if clock is not None:
+            dt = self._t0_trio + t - clock.current_time()
+            if dt > 0:
+                clock.jump(dt)
+
+    async def run_async(self, until: float | None = None) -> RunResult:
+        """Run the network inside an existing trio run (see :meth:`run`).
+
+        Under a :class:`trio.testing.MockClock` the trio clock follows the router's virtual time;
+        under any other clock, virtual time is the router's own and trio's clock is left alone.
+        """
+        self._check_not_started("run")
+        horizon = _INF if until is None else check_real(until, "until", minimum=0.0, owner="run")
+        self._started = True
+        wall0 = time.perf_counter()
+        clock = trio.lowlevel.current_clock()
+        self._clock = clock if isinstance(clock, trio.testing.MockClock) else None
+        self._t0_trio = trio.current_time()
+        self._router = current_task()
+        close_fh = False
+        if self._trace_on:
+            spec = self._trace_spec
+            if spec is True or self._replay is not None:
+                self._trace_mem = []
+            if isinstance(spec, (str, os.PathLike)):
+                self._trace_fh = open(spec, "w", encoding="utf-8")  # noqa: SIM115
+                close_fh = True
+            elif spec is not None and spec is not True and spec is not False:
+                if not hasattr(spec, "write"):
+                    raise InvalidArgument(
+                        f"Network: trace must be None, True, a path or a text file; got {spec!r}"
+                    )
+                self._trace_fh = spec  # type: ignore[assignment]
+        gc_old = gc.get_threshold()
+        gc.set_threshold(max(gc_old[0], int(config.NETWORK_GC_GEN0)), *gc_old[1:])
+        try:
+            await self._route(horizon)
+        finally:
+            gc.set_threshold(*gc_old)
+            self._write_trace()
+            if close_fh and self._trace_fh is not None:
+                self._trace_fh.close()
+        stats = self.statistics()
+        trace = tuple(self._trace_mem) if self._trace_mem is not None else None
+        if self._replay_records is not None:
+            self._check_replay(trace or ())
+        return RunResult(
+            statistics=stats,
+            returns=MappingProxyType(dict(self._returns)),
+            virtual_time=self._vtime,
+            wall_time=time.perf_counter() - wall0,
+            trace=trace,
+        )
+
+    def _check_replay(self, got: tuple[TraceRecord, ...]) -> None:
+        assert self._replay_records is not None
+        want = [r for r in self._replay_records if r.t <= self._vtime]
+        want.sort(key=lambda r: (r.t, r.seq))
+        for i, (a, b) in enumerate(zip(want, got)):
+            if a != b:
+                raise ReplayError(f"replay diverged at record {i}: recorded {a}, replayed {b}")
+        if len(want) != len(got):
+            raise ReplayError(
+                f"replay diverged: the recorded trace has {len(want)} records up to "
+                f"t={self._vtime!r}, the replay produced {len(got)}"
+            )
+
+    async def _route(self, horizon: float) -> None:
+        nodes = self._nodes
+        self._plain = (
+            not self._trace_on
+            and self.validator is None
+            and all(n.validator is None for n in nodes)
+        )
+        index = self._index
+        active = [n for n in nodes if n.state == _NEW]
+        # Seed the heap: starts in node order, then scheduled crashes and recoveries.
+        for node in active:
+            node.ss = np.random.SeedSequence(
+                self._ss.entropy, spawn_key=tuple(self._ss.spawn_key) + (_KEY_NODE, node.idx)
+            )
+            node.ctx = NodeContext(self, node)
+            self._push(node.start_at, _START, node.idx, None)
+        scheduled = [(n.idx, p) for n in nodes for p in n.policies] + self._crashes
+        for i, pol in scheduled:
+            for t, what in pol.schedule():
+                self._push(t, _CRASH if what == "crash" else _RECOVER, i, None)
+        heap = self._heap
+        pop = heapq.heappop
+        L = self.lookahead
+        advance = self._advance_blocked
+        async with trio.open_nursery() as nursery:
+            if active:
+                self._running = len(active)
+                for node in active:
+                    nursery.start_soon(self._node_main, node)
+                await wait_task_rescheduled(_abort)
+            while heap:
+                t0 = heap[0][0]
+                if t0 > horizon:
+                    break
+                wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
+                if wmax > horizon:
+                    wmax = horizon
+                self._wmax = wmax
+                self._vtime = t0
+                self._set_clock(t0)
+                self._windows += 1
+                win = self._windows
+                woken: list[_Node] = []
+                n_ev = 0
+                while heap and heap[0][0] <= wmax:
+                    ev = pop(heap)
+                    n_ev += 1
+                    node = nodes[index[ev[3]] if type(ev) is Message else ev[3]]
+                    if node.rwin == win:
+                        node.wq.append(ev)  # type: ignore[union-attr]
+                    elif advance(node, ev):
+                        node.rwin = win
+                        node.wq = []
+                        node.wpos = 0
+                        woken.append(node)
+                self._events += n_ev
+                if woken:
+                    self._running = len(woken)
+                    for node in woken:
+                        reschedule(node.task, outcome.Value(node.wake))
+                    await wait_task_rescheduled(_abort)
+                    for node in woken:
+                        node.wq = ()  # type: ignore[assignment]
+                        node.wpos = 0
+                self._write_trace()
+            if horizon != _INF:
+                self._vtime = horizon
+            else:
+                self._vtime = max([self._vtime] + [n.now for n in nodes if n.state != _PASSIVE])
+            self._set_clock(self._vtime)
+            nursery.cancel_scope.cancel()
+
+    def run(self, until: float | None = None) -> RunResult:
+        """Run the network under ``trio.run`` with a virtual clock.
+
+        Parameters
+        ----------
+        until : float, optional
+            Stop after virtual time ``until`` (events later than it stay unprocessed). ``None``
+            runs until nothing is left to happen (every behaviour finished or blocked forever).
+
+        Returns
+        -------
+        RunResult
+
+        Raises
+        ------
+        Exception
+            Whatever a behaviour raised (the run stops; the first error is re-raised as is).
+        """
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        try:
+            return trio.run(self.run_async, until, clock=clock)
+        except BaseExceptionGroup as eg:
+            leaf = eg
+            while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
+                leaf = leaf.exceptions[0]
+            if isinstance(leaf, BaseExceptionGroup):
+                raise
+            raise leaf from None
+
+    # ------------------------------------------------------------------ observability
+
+    def _link_stats(self, link: _Link) -> LinkStatistics:
+        return _snapshot(
+            LinkStatistics,
+            src=self._ids[link.src], dst=self._ids[link.dst], sent=link.sent,
+            delivered=link.delivered, lost=link.lost, partitioned=link.partitioned,
+            duplicated=link.duplicated, throttled=link.throttled, malformed=link.malformed,
+            undeliverable=link.undeliverable, bytes_sent=link.bytes_sent,
+            bytes_delivered=link.bytes_delivered, in_flight=link.in_flight,
+            peak_in_flight=link.peak,
+        )  # fmt: skip
+
+    def _node_stats(self, n: _Node) -> NodeStatistics:
+        return _snapshot(
+            NodeStatistics,
+            node=n.id, sent=n.sent, emitted=n.emitted, omitted=n.omitted, received=n.received,
+            consumed=n.consumed, throttled_in=n.throttled_in, throttled_out=n.throttled_out,
+            malformed_in=n.malformed_in, malformed_out=n.malformed_out,
+            impersonation_attempts=n.imp, peak_inbox=n.peak, inbox=n.inbox_len, wakes=n.wakes,
+            crashes=n.crashes, recoveries=n.recoveries, state=_STATE_NAMES[n.state],
+        )  # fmt: skip
+
+    def node_statistics(self, node_id: Hashable) -> NodeStatistics:
+        """Snapshot of one node's counters."""
+        return self._node_stats(self._node_of(node_id, "node_statistics"))
+
+    def link_statistics(self, u: Hashable, v: Hashable) -> LinkStatistics:
+        """Snapshot of the directed link ``u -> v`` (zeros if it never carried a message)."""
+        a = self._node_of(u, "link_statistics")
+        b = self._node_of(v, "link_statistics")
+        link = a.links.get(b.idx)
+        if link is None:
+            if not self.graph.has_edge(u, v):
+                raise InvalidArgument(f"link_statistics: no edge {u!r} -> {v!r} in the graph")
+            return LinkStatistics(u, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return self._link_stats(link)
+
+    def statistics(self) -> NetworkStatistics:
+        """A frozen snapshot of every node, every used link and the run totals.
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> Network(nx.complete_graph(2)).statistics().run.sent
+        0
+        """
+        links = {}
+        tot = dict.fromkeys(
+            ("sent", "delivered", "lost", "partitioned", "duplicated", "throttled", "malformed",
+             "undeliverable", "in_flight"), 0,
+        )  # fmt: skip
+        for n in self._nodes:
+            for link in n.links.values():
+                s = self._link_stats(link)
+                links[(s.src, s.dst)] = s
+                for k in tot:
+                    tot[k] += getattr(s, k)
+        # Throttling at a full link counts on the link too; nothing to add from nodes.
+        nodes = {n.id: self._node_stats(n) for n in self._nodes}
+        run = RunStatistics(
+            virtual_time=self._vtime,
+            omitted=sum(n.omitted for n in self._nodes),
+            impersonation_attempts=sum(n.imp for n in self._nodes),
+            events=self._events,
+            windows=self._windows,
+            wakes=sum(n.wakes for n in self._nodes),
+            lookahead=self.lookahead,
+            **tot,
+        )
+        return NetworkStatistics(
+            run=run, nodes=MappingProxyType(nodes), links=MappingProxyType(links)
+        )
