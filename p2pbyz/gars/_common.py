@@ -75,7 +75,7 @@ def nonfinite_rows(X: np.ndarray) -> np.ndarray:
 
 
 def chunk_bounds(d: int, block: int, max_chunks: int = 64) -> np.ndarray:
-    """Split ``range(d)`` into at most ``max_chunks`` chunks aligned on ``block``; fixed for a given d."""
+    """Split ``range(d)`` into at most ``max_chunks`` chunks aligned on ``block`` (fixed per d)."""
     nblocks = (d + block - 1) // block
     nchunks = max(1, min(max_chunks, nblocks))
     per = (nblocks + nchunks - 1) // nchunks
@@ -85,28 +85,125 @@ def chunk_bounds(d: int, block: int, max_chunks: int = 64) -> np.ndarray:
     return out
 
 
+# The distance kernel's register tile is 4 rows x 2 rows: its 8 float64 accumulators and 6 row
+# values fit the 16 vector registers of AVX2 (3 x 3, which also fits, measured within 10%).
+# Bytes of the float64 copy of one coordinate block (n rows x block coordinates) that a parallel
+# iteration keeps in cache (L2, else the nearby L3) while every pair of rows sweeps it. Measured on
+# 2 cores (n=128, d=1e5 and n=32, d=1e7): 1 MiB beat 256 KiB by 1.3x-1.5x and 2 MiB.
+_BUFFER_BYTES = 1024 * 1024
+
+
+# Bytes of the per-chunk partial distance matrices (nchunks x n x n float64) at most.
+_PARTIAL_BYTES = 64 * 1024 * 1024
+
+
+def _block_length(n: int) -> int:
+    """Coordinates per block: the largest power of two <= config.CPU_BLOCK * 8 whose float64 copy
+    of the n rows fits in _BUFFER_BYTES, at least 64. Depends on n only (never on the threads)."""
+    cap = max(64, int(config.CPU_BLOCK) * 8)
+    block = 64
+    while block * 2 <= cap and n * block * 2 * 8 <= _BUFFER_BYTES:
+        block *= 2
+    return block
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _sq_distances_kernel(X, bounds, block):  # pragma: no cover - compiled
+    """Upper triangle of the squared distances, one float64 partial matrix per coordinate chunk.
+
+    Each parallel iteration owns chunk ``c`` of the coordinates. It copies each block of the chunk
+    (all n rows) into a float64 buffer, then sweeps the pairs i < j in register tiles of
+    4 x 2 rows: every pair accumulates sum_k (x_ik - x_jk)^2 from the *differences*, in float64,
+    with the same instruction sequence whatever its place in the tile (rows past n are clamped and
+    their results dropped), so identical rows get bit-identical distances. ``reassoc`` lets the
+    compiler vectorise the sums (a fixed lane order, independent of the threads); ``contract``
+    allows the fused multiply-add; no other fastmath flag is set (huge finite values stay exact).
+    """
     n, d = X.shape
     nchunks = bounds.shape[0] - 1
     partial = np.zeros((nchunks, n, n), dtype=np.float64)
     for c in prange(nchunks):
-        lo0 = bounds[c]
-        hi0 = bounds[c + 1]
-        for lo in range(lo0, hi0, block):
-            hi = min(hi0, lo + block)
-            for i in range(n):
-                for j in range(i + 1, n):
-                    s = 0.0
-                    for k in range(lo, hi):
-                        t = np.float64(X[i, k]) - np.float64(X[j, k])
-                        s += t * t
-                    partial[c, i, j] += s
+        P = partial[c]
+        buf = np.empty((n, block), dtype=np.float64)
+        for lo in range(bounds[c], bounds[c + 1], block):
+            m = min(bounds[c + 1], lo + block) - lo
+            for r in range(n):
+                src = X[r, lo : lo + m]
+                dst = buf[r]
+                for k in range(m):
+                    dst[k] = src[k]
+            for ib in range(0, n, 4):
+                i0 = ib
+                i1 = min(ib + 1, n - 1)
+                i2 = min(ib + 2, n - 1)
+                i3 = min(ib + 3, n - 1)
+                a0 = buf[i0, :m]
+                a1 = buf[i1, :m]
+                a2 = buf[i2, :m]
+                a3 = buf[i3, :m]
+                for jb in range(ib, n, 2):
+                    j0 = jb
+                    j1 = min(jb + 1, n - 1)
+                    b0 = buf[j0, :m]
+                    b1 = buf[j1, :m]
+                    s00 = 0.0
+                    s01 = 0.0
+                    s10 = 0.0
+                    s11 = 0.0
+                    s20 = 0.0
+                    s21 = 0.0
+                    s30 = 0.0
+                    s31 = 0.0
+                    for k in range(m):
+                        x0 = a0[k]
+                        x1 = a1[k]
+                        x2 = a2[k]
+                        x3 = a3[k]
+                        y0 = b0[k]
+                        y1 = b1[k]
+                        t = x0 - y0
+                        s00 += t * t
+                        t = x0 - y1
+                        s01 += t * t
+                        t = x1 - y0
+                        s10 += t * t
+                        t = x1 - y1
+                        s11 += t * t
+                        t = x2 - y0
+                        s20 += t * t
+                        t = x2 - y1
+                        s21 += t * t
+                        t = x3 - y0
+                        s30 += t * t
+                        t = x3 - y1
+                        s31 += t * t
+                    # keep pair (i, j) only if both are real rows (not clamped copies) and i < j
+                    jv1 = jb + 1 < n
+                    if i0 < j0:
+                        P[i0, j0] += s00
+                    if jv1 and i0 < j1:
+                        P[i0, j1] += s01
+                    if ib + 1 < n:
+                        if i1 < j0:
+                            P[i1, j0] += s10
+                        if jv1 and i1 < j1:
+                            P[i1, j1] += s11
+                    if ib + 2 < n:
+                        if i2 < j0:
+                            P[i2, j0] += s20
+                        if jv1 and i2 < j1:
+                            P[i2, j1] += s21
+                    if ib + 3 < n:
+                        if i3 < j0:
+                            P[i3, j0] += s30
+                        if jv1 and i3 < j1:
+                            P[i3, j1] += s31
     D = np.zeros((n, n), dtype=np.float64)
     for c in range(nchunks):
+        P = partial[c]
         for i in range(n):
             for j in range(i + 1, n):
-                D[i, j] += partial[c, i, j]
+                D[i, j] += P[i, j]
     for i in range(n):
         for j in range(i + 1, n):
             D[j, i] = D[i, j]
@@ -117,8 +214,31 @@ def sq_distances(X: np.ndarray) -> np.ndarray:
     """The (n, n) matrix of squared Euclidean distances between rows, accumulated in float64.
 
     Computed from differences (never from the Gram form ``|x|^2 + |y|^2 - 2<x, y>``, which cancels
-    catastrophically for near-duplicate rows in float32), blocked over coordinates for cache reuse.
+    catastrophically for near-duplicate rows in float32): float32 input is widened to float64
+    block by block, so every term ``(x_ik - x_jk)^2`` is exact up to one rounding. The pairs are
+    swept in register tiles over coordinate blocks held in cache, which brings the cost near a
+    BLAS ``X @ X.T``. Bit-identical whatever the number of numba threads (fixed chunks reduced in
+    chunk order), and identical rows get identical distance rows, so exact ties stay exact.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Finite, C-contiguous float32 or float64 rows.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        float64, symmetric, zero diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sq_distances(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    array([[ 0., 25.],
+           [25.,  0.]])
     """
-    block = config.CPU_BLOCK
-    bounds = chunk_bounds(X.shape[1], block)
+    n, d = X.shape
+    block = _block_length(n)
+    max_chunks = max(1, min(64, _PARTIAL_BYTES // (8 * n * n)))
+    bounds = chunk_bounds(d, block, max_chunks)
     return _sq_distances_kernel(X, bounds, block)

@@ -1,0 +1,364 @@
+"""The Bulyan family: Bulyan over Krum and Multi-Bulyan over Multi-Krum (THEORY.md §2, §3).
+
+Both run theta Krum-scored selections on a shrinking set, then a coordinate phase. The distances are
+computed once (:func:`._common.sq_distances`, the O(n^2 d) cost); at every step the scores are
+*recomputed* on the remaining rows from that matrix (O(n^2) with each row's neighbours sorted once),
+never carried over from the previous step as the LPD-EPFL Python code does (THEORY.md §3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import _api, _reference
+from ._common import chunk_bounds
+from ._krum import (
+    _check_krum_options,
+    _row_orders,
+    _scores,
+    check_m,
+    eta,
+    score_matrix,
+)
+from ._registry import GarSpec, register
+from .. import config
+from ..errors import InvalidArgument
+
+__all__ = ["bulyan", "multi_bulyan"]
+
+_BULYAN_PAPER = (
+    "El Mhamdi, Guerraoui, Rouault, 'The Hidden Vulnerability of Distributed Learning in "
+    "Byzantium', ICML 2018 (arXiv 1802.07927)"
+)
+_MULTI_BULYAN_PAPER = (
+    "El-Mhamdi & Guerraoui, arXiv 1905.04374v1, Theorem 2; El-Mhamdi, Guerraoui, Rouault, "
+    "'Fast and Robust Distributed Learning in High Dimension' (v2); AggregaThor C++ kernel"
+)
+
+
+@njit(cache=True)
+def _iterated_selection(E, order, f, theta, paper, m):  # pragma: no cover - compiled
+    """theta selection steps on the shrinking set R (all rows at first).
+
+    At step k, |R| = n-k and every row of R is scored within R with neighbour count
+    |R|-f-2 (``paper``) or |R|-f-1, clamped to [0, |R|-1] (THEORY.md §2, inner-Krum corner case).
+    The rows of R are ranked by (score, index); the first leaves R. With ``m > 0`` (Multi-Bulyan)
+    step k also records the max(1, m-k) best-ranked rows (at most |R|), whose mean is the step's
+    selected vector. Returns (picks, groups, sizes).
+    """
+    n = E.shape[0]
+    alive = np.ones(n, dtype=np.bool_)
+    picks = np.empty(theta, dtype=np.int64)
+    width = max(1, m)
+    groups = np.zeros((theta, width), dtype=np.int64)
+    sizes = np.ones(theta, dtype=np.int64)
+    for step in range(theta):
+        r = n - step
+        k = r - f - 2 if paper else r - f - 1
+        k = max(0, min(k, r - 1))
+        s = _scores(E, order, alive, k)
+        idx = np.empty(r, dtype=np.int64)
+        c = 0
+        for i in range(n):
+            if alive[i]:
+                idx[c] = i
+                c += 1
+        if m > 0:
+            ranked = idx[np.argsort(s[idx], kind="mergesort")]
+            mk = max(1, min(m - step, r))
+            groups[step, :mk] = ranked[:mk]
+            sizes[step] = mk
+            pick = ranked[0]
+        else:
+            pick = idx[0]
+            for t in range(1, r):
+                if s[idx[t]] < s[pick]:
+                    pick = idx[t]
+            groups[step, 0] = pick
+        picks[step] = pick
+        alive[pick] = False
+    return picks, groups, sizes
+
+
+@njit(parallel=True, cache=True)
+def _group_means_kernel(X, groups, sizes, bounds, S):  # pragma: no cover - compiled
+    """S[g] = mean of the rows groups[g, :sizes[g]], for every g, in one pass over X: each parallel
+    iteration owns a chunk of coordinates (its n rows stay in cache while every group reads them).
+    Same arithmetic as :func:`._krum.mean_rows`: X[r0] + (1/m) sum_t (X[r_t] - X[r0]) in float64,
+    rows in the given (score) order."""
+    ngroups = groups.shape[0]
+    nchunks = bounds.shape[0] - 1
+    for c in prange(nchunks):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        w = hi - lo
+        acc = np.empty(w, dtype=np.float64)
+        for g in range(ngroups):
+            m = sizes[g]
+            x0 = X[groups[g, 0], lo:hi]
+            for k in range(w):
+                acc[k] = 0.0
+            for t in range(1, m):
+                xr = X[groups[g, t], lo:hi]
+                for k in range(w):
+                    acc[k] += np.float64(xr[k]) - np.float64(x0[k])
+            out = S[g, lo:hi]
+            for k in range(w):
+                out[k] = np.float64(x0[k]) + acc[k] / m
+
+
+def _theta_beta(n: int, f: int, theta) -> tuple[int, int]:
+    theta = n - 2 * f if theta is None else int(theta)
+    return theta, theta - 2 * f
+
+
+def _coordinate_phase(S: np.ndarray, beta: int) -> np.ndarray:
+    from ._coordinatewise import closest_mean_to_median
+
+    return closest_mean_to_median(S, beta, kind="midpoint")
+
+
+def _check_theta(owner: str, n: int, f: int, theta) -> None:
+    if theta is None:
+        return
+    lo, hi = 2 * f + 1, n - 2 * f
+    if isinstance(theta, bool) or not isinstance(theta, int | np.integer):
+        raise InvalidArgument(
+            f"{owner}: theta must be an integer with 2f+1 <= theta <= n-2f, i.e. "
+            f"{lo} <= theta <= {hi}; got theta={theta!r} (type={type(theta).__name__})"
+        )
+    if not lo <= int(theta) <= hi:
+        raise InvalidArgument(
+            f"{owner}: theta must satisfy 2f+1 <= theta <= n-2f, i.e. {lo} <= theta <= {hi}; "
+            f"got theta={theta!r} (n={n}, f={f})"
+        )
+
+
+def selection_indices(X: np.ndarray, f: int, *, theta=None, neighbours="paper", squared=True):
+    """The theta row indices Bulyan's selection phase picks, in the order it picks them."""
+    n = X.shape[0]
+    theta, _ = _theta_beta(n, f, theta)
+    E = score_matrix(X, squared)
+    picks, _, _ = _iterated_selection(E, _row_orders(E), f, theta, neighbours == "paper", 0)
+    return picks
+
+
+# ----------------------------------------------------------------------------------------------
+# Bulyan
+
+
+def _bulyan_impl(X: np.ndarray, f: int, *, theta=None, neighbours="paper", squared=True):
+    _, beta = _theta_beta(X.shape[0], f, theta)
+    picks = selection_indices(X, f, theta=theta, neighbours=neighbours, squared=squared)
+    return _coordinate_phase(X[picks], beta)
+
+
+def _bulyan_check(n: int, f: int, *, theta=None, neighbours="paper", squared=True) -> None:
+    _check_krum_options("bulyan", neighbours, squared)
+    _check_theta("bulyan", n, f, theta)
+
+
+def bulyan(
+    X, f, *, theta=None, neighbours="paper", squared=True, pre=(), nonfinite="drop", target="cpu"
+):
+    r"""Bulyan over Krum (El Mhamdi, Guerraoui, Rouault, ICML 2018).
+
+    Selection: starting from R = all inputs, theta times apply Krum to R and move its choice to S
+    (the scores are recomputed on the remaining R at every step). Aggregation, per coordinate k:
+
+    .. math:: \mathrm{Bulyan}(X)_k = \frac{1}{\beta} \sum_{X \in M_k} X_k, \qquad
+              \beta = \theta - 2f,
+
+    with :math:`M_k` the :math:`\beta` members of S whose k-th coordinates are closest to
+    :math:`\mathrm{median}_{X \in S} X_k` (midpoint median; the tie between ``med - a`` and
+    ``med + a`` goes to the smaller value).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Input vectors, float32 or float64.
+    f : int
+        Number of Byzantine inputs.
+    theta : int, optional
+        Number of selections, 2f+1 <= theta <= n-2f; default n-2f (the paper). theta = n-2f-2
+        (beta = n-4f-2) gives the LPD-EPFL / AggregaThor variant.
+    neighbours : {"paper", "n-f-1"}
+        Neighbours in the inner Krum scores: |R|-f-2 or |R|-f-1 for |R| remaining rows, clamped
+        at 0. On the last two steps (|R| = 2f+2, 2f+1) Krum's own requirement fails and the count
+        is f, then f-1 (THEORY.md §2, "Inner-Krum corner case").
+    squared : bool, default True
+        Squared (paper) or plain distances in the inner Krum scores.
+    pre, nonfinite, target
+        See :func:`p2pbyz.gars.aggregate`.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        The aggregate, in the dtype of ``X`` (sums accumulated in float64).
+
+    Notes
+    -----
+    Requirement: n >= 4f+3. Complexity: O(n^2 d + theta n^2 + theta d): the distances once, theta
+    re-scorings from the stored matrix, the coordinate phase. Per coordinate the output lies
+    within r_k of the selected set's median, r_k the range of the honest selected values
+    (THEORY.md §2 [derived]); Bulyan inherits Krum's (alpha, f)-resilience. The inner Krum's exact
+    ties go to the smaller index (on the last steps the neighbour count can reach 0 and every
+    remaining score tie), so the selection can depend on the numbering of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from p2pbyz.gars import bulyan
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [100.0]])
+    >>> bulyan(X, f=1)
+    array([2.5])
+    """
+    return _api.run(
+        "bulyan", X, f, pre=pre, nonfinite=nonfinite, target=target,
+        theta=theta, neighbours=neighbours, squared=squared,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Multi-Bulyan
+
+
+def _multi_bulyan_impl(
+    X: np.ndarray, f: int, *, theta=None, m=None, neighbours="paper", squared=True
+):
+    n, d = X.shape
+    theta, beta = _theta_beta(n, f, theta)
+    m = n - f if m is None else int(m)
+    E = score_matrix(X, squared)
+    _, groups, sizes = _iterated_selection(E, _row_orders(E), f, theta, neighbours == "paper", m)
+    S = np.empty((theta, d), dtype=X.dtype)
+    _group_means_kernel(X, groups, sizes, chunk_bounds(d, config.CPU_BLOCK, 4096), S)
+    return _coordinate_phase(S, beta)
+
+
+def _multi_bulyan_check(
+    n: int, f: int, *, theta=None, m=None, neighbours="paper", squared=True
+) -> None:
+    _check_krum_options("multi_bulyan", neighbours, squared)
+    _check_theta("multi_bulyan", n, f, theta)
+    check_m("multi_bulyan", n, f, m)
+
+
+def multi_bulyan(
+    X, f, *, theta=None, m=None, neighbours="paper", squared=True, pre=(), nonfinite="drop",
+    target="cpu",
+):
+    r"""Multi-Bulyan: Bulyan over Multi-Krum (El-Mhamdi & Guerraoui, arXiv 1905.04374).
+
+    Selection, in the AggregaThor form: for k = 0 .. theta-1, score the remaining rows R within R
+    (recomputed every step), rank them by (score, index), take as the k-th selected vector the mean
+    of the :math:`\max(1, m-k)` best-ranked rows, then remove the best-ranked row from R.
+    Aggregation, per coordinate, as in :func:`bulyan`:
+
+    .. math:: \mathrm{MB}(X)_k = \frac{1}{\beta} \sum_{Y \in M_k} Y_k, \qquad \beta = \theta - 2f,
+
+    :math:`M_k` the :math:`\beta` selected vectors whose k-th coordinates are closest to their
+    median.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Input vectors, float32 or float64.
+    f : int
+        Number of Byzantine inputs.
+    theta : int, optional
+        Number of selections, 2f+1 <= theta <= n-2f; default n-2f. theta = n-2f-2 with m = n-f-2
+        gives the AggregaThor defaults.
+    m : int, optional
+        Rows averaged at the first step, 1 <= m <= n-f; default n-f (v2 abstract).
+    neighbours : {"paper", "n-f-1"}
+        Neighbours in the inner scores (see :func:`bulyan`).
+    squared : bool, default True
+        Squared (paper) or plain distances in the inner scores.
+    pre, nonfinite, target
+        See :func:`p2pbyz.gars.aggregate`.
+
+    Returns
+    -------
+    ndarray, shape (d,)
+        The aggregate, in the dtype of ``X`` (means and sums accumulated in float64; the selected
+        vectors are stored in the dtype of ``X``).
+
+    Notes
+    -----
+    Requirement: n >= 4f+3 (Bulyan's, which implies Multi-Krum's n >= 2f+3). Complexity:
+    O(n^2 d + theta n^2 + theta m d). Unlike the AggregaThor kernel, which subtracts the removed
+    row's distances from the scores, the scores are recomputed with the neighbour count of the
+    shrunk set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from p2pbyz.gars import multi_bulyan
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0], [100.0]])
+    >>> multi_bulyan(X, f=1)
+    array([3.])
+    """
+    return _api.run(
+        "multi_bulyan", X, f, pre=pre, nonfinite=nonfinite, target=target,
+        theta=theta, m=m, neighbours=neighbours, squared=squared,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Registration
+
+_ETA_SOURCE = (
+    "Krum's eta (Blanchard et al. 2017, Prop. 1) [paper]: Bulyan inherits the "
+    "(alpha, f)-resilience of its inner rule (1905.04374v1) [paper]; LPD upper_bound uses "
+    "1/eta [code]"
+)
+
+_BULYAN_THEORY = {
+    "eta": eta,
+    "eta_source": _ETA_SOURCE,
+    "variance_norm_ratio": lambda n, f: 1.0 / eta(n, f),
+    "leeway_radius": 1.0,
+    "breakdown": lambda n: (n - 3) // 4,
+    "source": "eta: " + _ETA_SOURCE + "; leeway_radius: |F_k - med_k| <= 1 * r_k, r_k the range of "
+    "the honest selected values (THEORY.md §2) [derived]; breakdown = the largest f with n >= 4f+3",
+}
+
+# Not permutation invariant: the inner Krum's exact ties (mutual nearest neighbours with one
+# neighbour, every score 0 with none on the last steps) go to the smaller index.
+_BULYAN_PROPS = frozenset({"translation_equivariant", "bounded_under_attack"})
+
+register(
+    GarSpec(
+        name="bulyan",
+        public=bulyan,
+        impl=_bulyan_impl,
+        reference=_reference.bulyan,
+        requirement="n >= 4f+3",
+        requires=lambda n, f: n >= 4 * f + 3,
+        complexity="O(n^2 d + theta n^2)",
+        paper=_BULYAN_PAPER,
+        check=_bulyan_check,
+        properties=_BULYAN_PROPS,
+        theory=_BULYAN_THEORY,
+    )
+)
+
+register(
+    GarSpec(
+        name="multi_bulyan",
+        public=multi_bulyan,
+        impl=_multi_bulyan_impl,
+        reference=_reference.multi_bulyan,
+        requirement="n >= 4f+3",
+        requires=lambda n, f: n >= 4 * f + 3,
+        complexity="O(n^2 d + theta m d)",
+        paper=_MULTI_BULYAN_PAPER,
+        check=_multi_bulyan_check,
+        properties=_BULYAN_PROPS,
+        theory={**_BULYAN_THEORY, "slowdown": lambda n, f: (n - f) / n,
+                "source": _BULYAN_THEORY["source"] + "; slowdown m/n with m = n-f (v2 abstract) "
+                "[paper]"},
+    )
+)

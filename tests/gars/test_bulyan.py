@@ -1,0 +1,266 @@
+"""Bulyan and Multi-Bulyan against the numpy reference, the shrinking selection, the contracts."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from p2pbyz import gars
+from p2pbyz.errors import InvalidArgument, RequirementError
+from p2pbyz.gars import _bulyan, _reference
+
+DTYPES = [np.float32, np.float64]
+
+
+def _rtol(dtype):
+    return 1e-9 if dtype == np.float64 else 1e-4
+
+
+def _check(out, ref, dtype):
+    assert out.dtype == dtype
+    scale = max(1.0, float(np.abs(ref).max()))
+    np.testing.assert_allclose(out, ref, rtol=_rtol(dtype), atol=_rtol(dtype) * 1e-3 * scale)
+
+
+def _inputs(dtype):
+    """(name, X, f): random, tied, near-duplicate, huge-norm and adversarial inputs."""
+    rng = np.random.default_rng(21)
+    out = [
+        ("random", rng.standard_normal((11, 30)), 2),
+        ("minimal-n", rng.standard_normal((7, 5)), 1),
+    ]
+    tied = rng.standard_normal((12, 8))
+    tied[[4, 9, 11]] = tied[2]
+    out.append(("duplicates", tied, 2))
+    base = rng.standard_normal(300) * 1e3
+    out.append(("near-duplicates", base * (1 + 1e-7 * rng.standard_normal((11, 300))), 2))
+    huge = rng.standard_normal((15, 10))
+    huge[[0, 5, 9]] = 1e30
+    huge[5] *= -1
+    out.append(("huge-norm", huge, 3))
+    adv = rng.standard_normal((15, 20))
+    adv[:3] = 1e6 * rng.standard_normal((3, 20))
+    adv[3:6] = adv[6:].mean(axis=0) + 0.05 * rng.standard_normal(20)  # colluding, identical
+    out.append(("adversarial", adv, 3))
+    return [(name, X.astype(dtype), f) for name, X, f in out]
+
+
+CASES = [(dt, name, X, f) for dt in DTYPES for (name, X, f) in _inputs(dt)]
+IDS = [f"{dt.__name__}-{name}" for dt, name, _, _ in CASES]
+VARIANTS = [
+    {},
+    {"neighbours": "n-f-1"},
+    {"squared": False},
+    {"theta": "n-2f-2"},
+    {"theta": "2f+1"},
+]
+
+
+MB_VARIANTS = [*VARIANTS, {"m": 1}, {"m": "n-f-2"}, {"m": "n-f-2", "theta": "n-2f-2"}]
+
+
+def _resolve(params, n, f):
+    theta = params.get("theta")
+    theta = {"n-2f-2": n - 2 * f - 2, "2f+1": 2 * f + 1}.get(theta, theta)
+    return {**params, "theta": theta}
+
+
+@pytest.mark.parametrize(("dtype", "name", "X", "f"), CASES, ids=IDS)
+@pytest.mark.parametrize("variant", VARIANTS, ids=str)
+def test_bulyan_parity(dtype, name, X, f, variant):
+    n = X.shape[0]
+    params = _resolve(variant, n, f)
+    if params["theta"] is not None and params["theta"] < 2 * f + 1:
+        pytest.skip("theta = n-2f-2 < 2f+1 at the minimal n")
+    _check(gars.bulyan(X, f, **params), _reference.bulyan(X, f, **params), dtype)
+
+
+@pytest.mark.parametrize(("dtype", "name", "X", "f"), CASES, ids=IDS)
+@pytest.mark.parametrize("variant", MB_VARIANTS, ids=str)
+def test_multi_bulyan_parity(dtype, name, X, f, variant):
+    n = X.shape[0]
+    params = _resolve(variant, n, f)
+    if params.get("m") == "n-f-2":
+        params["m"] = n - f - 2
+    if params["theta"] is not None and params["theta"] < 2 * f + 1:
+        pytest.skip("theta = n-2f-2 < 2f+1 at the minimal n")
+    _check(gars.multi_bulyan(X, f, **params), _reference.multi_bulyan(X, f, **params), dtype)
+
+
+def _reference_picks(X, f, theta, neighbours="paper", squared=True):
+    """Bulyan's picks, recomputed with the reference's own scores on the remaining set."""
+    D = _reference.sq_distances(X)
+    remaining, picks = list(range(X.shape[0])), []
+    for _ in range(theta):
+        s = _reference.krum_scores(
+            X, f, neighbours=neighbours, squared=squared, D=D, subset=remaining
+        )
+        pick = remaining[sorted(range(len(remaining)), key=lambda i: (s[i], i))[0]]
+        picks.append(pick)
+        remaining.remove(pick)
+    return picks
+
+
+@pytest.mark.parametrize(("dtype", "name", "X", "f"), CASES, ids=IDS)
+def test_selection_shrinks_and_matches_reference(dtype, name, X, f):
+    """theta distinct picks, in the reference's order (index-level parity)."""
+    n = X.shape[0]
+    picks = _bulyan.selection_indices(X, f).tolist()
+    assert len(picks) == n - 2 * f == len(set(picks))
+    assert picks == _reference_picks(X, f, n - 2 * f)
+
+
+def test_rescoring_matters_stale_scores_differ():
+    """Scores computed once and never updated (the LPD-EPFL Python code) pick another set here; we
+    match the recomputing reference, not the stale one."""
+    X = np.random.default_rng(0).standard_normal((7, 2))
+    f, theta = 1, 5
+    s = _reference.krum_scores(X, f)
+    stale = sorted(range(7), key=lambda i: (s[i], i))[:theta]
+    ours = _bulyan.selection_indices(X, f).tolist()
+    assert set(ours) != set(stale)
+    assert ours == _reference_picks(X, f, theta)
+    stale_out = _reference._coordinate_phase(X[stale], theta - 2 * f)
+    out = gars.bulyan(X, f)
+    np.testing.assert_allclose(out, _reference.bulyan(X, f), rtol=1e-12)
+    assert not np.allclose(out, stale_out)
+
+
+def test_inner_krum_corner_case_neighbour_count():
+    """n = 4f+3: the last steps run with |R| - f - 2 neighbours down to 0 (f = 1): then every
+    remaining row scores 0 and the smallest index is picked."""
+    X = np.array([[5.0], [0.0], [1.0], [2.0], [3.0], [4.0], [60.0]])
+    picks = _bulyan.selection_indices(X, 1).tolist()
+    assert picks == _reference_picks(X, 1, 5)
+    remaining = sorted(set(range(7)) - set(picks[:4]))
+    assert picks[4] == remaining[0]
+
+
+@given(
+    X=st.tuples(st.integers(3, 14), st.integers(1, 4), st.sampled_from(DTYPES)).flatmap(
+        lambda t: hnp.arrays(t[2], (t[0], t[1]), elements=st.integers(-3, 3).map(float))
+    ),
+    data=st.data(),
+)
+def test_lattice_inputs_parity(X, data):
+    """Exact ties everywhere: the selections (and so the outputs) follow the reference's."""
+    n = X.shape[0]
+    f = data.draw(st.integers(0, (n - 3) // 4))
+    theta = data.draw(st.integers(2 * f + 1, n - 2 * f))
+    m = data.draw(st.integers(1, n - f))
+    np.testing.assert_allclose(
+        gars.bulyan(X, f, theta=theta), _reference.bulyan(X, f, theta=theta), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        gars.multi_bulyan(X, f, theta=theta, m=m),
+        _reference.multi_bulyan(X, f, theta=theta, m=m),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    assert _bulyan.selection_indices(X, f, theta=theta).tolist() == _reference_picks(X, f, theta)
+
+
+@pytest.mark.parametrize("rule", ["bulyan", "multi_bulyan"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_containment_and_bounded_under_attack(rule, dtype):
+    """Per coordinate, within the honest range widened by its width (THEORY.md §2 [derived]),
+    with f rows at +-1e30 or colluding."""
+    rng = np.random.default_rng(4)
+    n, f = 15, 3
+    for trial in range(10):
+        H = rng.standard_normal((n - f, 6))
+        if trial % 2:
+            B = rng.choice([1e30, -1e30], size=(f, 6))
+        else:
+            B = np.tile(H.mean(0) + 0.3, (f, 1))
+        X = np.vstack([B, H]).astype(dtype)
+        out = gars.aggregate(rule, X, f).astype(np.float64)
+        lo, hi = H.min(axis=0), H.max(axis=0)
+        r = hi - lo
+        assert np.all(out >= lo - r - 1e-5) and np.all(out <= hi + r + 1e-5)
+
+
+@pytest.mark.parametrize(
+    ("rule", "n", "f", "match"),
+    [
+        ("bulyan", 10, 3, r"^bulyan needs n >= 4f\+3; got n=10, f=3$"),
+        ("multi_bulyan", 6, 1, r"^multi_bulyan needs n >= 4f\+3; got n=6, f=1$"),
+    ],
+)
+def test_requirements(rule, n, f, match):
+    with pytest.raises(RequirementError, match=match):
+        gars.aggregate(rule, np.zeros((n, 2)), f)
+
+
+_RANGE = r"theta must satisfy 2f\+1 <= theta <= n-2f, i.e. 5 <= theta <= 7; "
+
+
+@pytest.mark.parametrize("rule", ["bulyan", "multi_bulyan"])
+@pytest.mark.parametrize(
+    ("theta", "match"),
+    [
+        (2, _RANGE + r"got theta=2 \(n=11, f=2\)$"),
+        (8, _RANGE + r"got theta=8 \(n=11, f=2\)$"),
+        (6.0, r"theta must be an integer with 2f\+1 <= theta <= n-2f, i.e. 5 <= theta <= 7; "
+         r"got theta=6.0"),
+    ],
+)
+def test_theta_validated(rule, theta, match):
+    with pytest.raises(InvalidArgument, match=rf"^{rule}: {match}"):
+        gars.aggregate(rule, np.zeros((11, 2)), 2, theta=theta)
+
+
+@pytest.mark.parametrize(
+    ("m", "match"),
+    [
+        (0, r"^multi_bulyan: m must satisfy 1 <= m <= n-f = 9; got m=0 \(n=11, f=2\)$"),
+        (10, r"^multi_bulyan: m must satisfy 1 <= m <= n-f = 9; got m=10 \(n=11, f=2\)$"),
+    ],
+)
+def test_multi_bulyan_m_validated(m, match):
+    with pytest.raises(InvalidArgument, match=match):
+        gars.multi_bulyan(np.zeros((11, 2)), 2, m=m)
+
+
+def test_options_validated():
+    with pytest.raises(InvalidArgument, match=r"^bulyan: neighbours must be one of 'paper', 'n-f"):
+        gars.bulyan(np.zeros((7, 2)), 1, neighbours="n-f")
+    with pytest.raises(InvalidArgument, match=r"^multi_bulyan: squared must be True or False"):
+        gars.multi_bulyan(np.zeros((7, 2)), 1, squared="yes")
+
+
+def test_lpd_theta_variant_is_a_different_rule():
+    """theta = n-2f-2 (AggregaThor) averages fewer values than the paper's default."""
+    X = np.random.default_rng(3).standard_normal((11, 6))
+    a = gars.bulyan(X, 2)
+    b = gars.bulyan(X, 2, theta=11 - 4 - 2)
+    np.testing.assert_allclose(b, _reference.bulyan(X, 2, theta=5), rtol=1e-12)
+    assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("rule", ["bulyan", "multi_bulyan"])
+def test_thread_count_invariant(rule):
+    X = np.random.default_rng(6).standard_normal((11, 50_000)).astype(np.float32)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = gars.aggregate(rule, X, 2)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        b = gars.aggregate(rule, X, 2)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(a, b)
+
+
+def test_theory_hooks():
+    spec = gars.spec("bulyan")
+    assert spec.theory["eta"](15, 3) == pytest.approx(gars.spec("krum").theory["eta"](15, 3))
+    assert spec.theory["breakdown"](15) == 3 and spec.requires(15, 3) and not spec.requires(14, 3)
+    assert gars.spec("multi_bulyan").theory["slowdown"](10, 2) == pytest.approx(0.8)
+    assert gars.spec("multi_bulyan").params == {
+        "theta": None, "m": None, "neighbours": "paper", "squared": True
+    }
