@@ -13,6 +13,23 @@ from ._registry import GarSpec as GarSpec
 from ._registry import names as names
 from ._registry import spec as spec
 from ._average import average as average
+from ._coordinatewise import median as median
+from ._coordinatewise import trimmed_mean as trimmed_mean
+from ._coordinatewise import phocas as phocas
+from ._coordinatewise import meamed as meamed
+from ._aksel import aksel as aksel
+from ._geomed import geometric_median as geometric_median
+from ._geomed import rfa as rfa
+from ._subset import mda as mda
+from ._subset import smea as smea
+from ._clipping import centered_clipping as centered_clipping
+from ._clipping import monna as monna
+from ._krum import krum as krum
+from ._krum import multi_krum as multi_krum
+from ._krum import medoid as medoid
+from ._krum import one_minus_p_krum as one_minus_p_krum
+from ._bulyan import bulyan as bulyan
+from ._bulyan import multi_bulyan as multi_bulyan
 
 
 def cuda_available() -> bool:
@@ -24,4 +41,9 @@ def cuda_available() -> bool:
     return _cuda.available()
 
 
-__all__ = ["aggregate", "names", "spec", "GarSpec", "cuda_available", "average"]
+__all__ = [
+    "aggregate", "names", "spec", "GarSpec", "cuda_available", "average",
+    "median", "trimmed_mean", "phocas", "meamed", "aksel",
+    "geometric_median", "rfa", "mda", "smea", "centered_clipping", "monna",
+    "krum", "multi_krum", "medoid", "one_minus_p_krum", "bulyan", "multi_bulyan",
+]

@@ -1,0 +1,391 @@
+"""Coordinate-wise rules (median, trimmed mean, Phocas, MeaMed) and Bulyan's coordinate phase:
+the sorting network, parity with the numpy reference, tie conventions, errors, determinism."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from p2pbyz import config, gars
+from p2pbyz.errors import InvalidArgument, RequirementError
+from p2pbyz.gars import _coordinatewise as cw
+from p2pbyz.gars import _reference as ref
+
+RULES = ("median", "trimmed_mean", "phocas", "meamed")
+KIND_RULES = ("median", "meamed")
+DTYPES = (np.float32, np.float64)
+STYLES = ("normal", "integers", "near_duplicate", "huge", "adversarial")
+
+IMPL = {
+    "median": cw._median_impl,
+    "trimmed_mean": cw._trimmed_mean_impl,
+    "phocas": cw._phocas_impl,
+    "meamed": cw._meamed_impl,
+}
+
+
+def make_input(rng, n, d, f, dtype, style):
+    """An (n, d) input of the given style; returns (X, scale), scale bounding the honest values."""
+    if style == "integers" or (style == "adversarial" and rng.random() < 0.5):
+        X = rng.integers(-3, 4, size=(n, d)).astype(np.float64)
+    elif style == "near_duplicate":
+        X = 1.0 + rng.normal(size=(1, d)) + 1e-6 * rng.normal(size=(n, d))
+    else:
+        X = rng.normal(size=(n, d))
+    scale = max(1.0, float(np.abs(X).max()))
+    if style == "huge" and f > 0:
+        h = int(rng.integers(1, f + 1))
+        rows = rng.choice(n, size=h, replace=False)
+        X[rows] = rng.choice([-1e30, 1e30], size=(h, 1)) * rng.uniform(1.0, 2.0, size=(h, d))
+    elif style == "adversarial" and f > 0:
+        honest = X[f:]
+        med = np.median(honest, axis=0)
+        if rng.random() < 0.5:
+            # mirror images of honest values about the honest median: many |x - c| ties
+            X[:f] = 2.0 * med - honest[rng.integers(0, n - f, size=f)]
+        else:
+            # "a little is enough": just inside the honest spread
+            X[:f] = honest.mean(axis=0) - 1.5 * honest.std(axis=0)
+        scale = max(1.0, float(np.abs(X).max()))
+    return np.ascontiguousarray(X.astype(dtype)), scale
+
+
+def assert_matches(got, want, dtype, scale):
+    """Kernel output (in X's dtype) against the float64 reference, at the project's tolerances."""
+    assert got.dtype == dtype
+    decimals = config.TEST_DECIMALS_FLOAT32 if dtype == np.float32 else config.TEST_DECIMALS_FLOAT64
+    tol = 10.0**-decimals
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol * scale)
+
+
+def reference(rule, X, f, **params):
+    return getattr(ref, rule)(X, f, **params)
+
+
+# ----------------------------------------------------------------------------------------------
+# The sorting network
+
+
+def _apply(net, cols):
+    cols = cols.copy()
+    for a, b in net:
+        lo = np.minimum(cols[a], cols[b])
+        hi = np.maximum(cols[a], cols[b])
+        cols[a], cols[b] = lo, hi
+    return cols
+
+
+@pytest.mark.parametrize("n", range(1, 17))
+def test_network_sorts_every_zero_one_input(n):
+    """0-1 principle: a comparator network that sorts all 2^n binary inputs sorts everything;
+    the median-only network places the middle order statistics of every binary input."""
+    cols = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.int8).T.copy()
+    full = _apply(cw._network(n), cols)
+    assert (np.diff(full, axis=0) >= 0).all()
+    mid = _apply(cw._network(n, median_only=True), cols)
+    for row in {(n - 1) // 2, n // 2}:
+        np.testing.assert_array_equal(mid[row], full[row])
+    assert len(cw._network(n, median_only=True)) <= len(cw._network(n))
+
+
+@pytest.mark.parametrize("n", [17, 31, 32, 33, 64, 100, 255, 256, 1000])
+def test_network_comparators_are_ordered_pairs_within_range(n):
+    net = cw._network(n)
+    assert net.shape[1] == 2 and len(net) > 0
+    assert (net[:, 0] < net[:, 1]).all() and net.min() >= 0 and net.max() < n
+
+
+def test_large_n_uses_per_coordinate_sort():
+    assert cw._network(cw._NETWORK_MAX_N + 1).shape == (0, 2)
+    assert len(cw._network(cw._NETWORK_MAX_N)) > 0
+
+
+@pytest.mark.parametrize("n", [2, 5, 16, 33, 64, 70, 300, 1100])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["network", "per_coordinate"])
+def test_kernel_order_statistics_equal_numpy_sort(n, dtype, path):
+    """Both sorting paths give numpy's order statistics exactly (d = 131: two full blocks + 3)."""
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 131)).astype(dtype)
+    S = np.sort(X, axis=0)
+    net = cw._network(n if path == "network" else cw._NETWORK_MAX_N + 1)
+    bounds = np.array([0, 64, 131], dtype=np.int64)
+    nets = [net, cw._network(n, median_only=True)] if path == "network" else [net]
+    for kind, row in ((1, (n - 1) // 2), (2, n // 2)):
+        for nt in nets:
+            out = np.empty(131, dtype=dtype)
+            cw._coordinatewise_cpu(X, cw._MEDIAN, 0, 1, kind, nt, bounds, out)
+            np.testing.assert_array_equal(out, S[row])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_per_coordinate_path_parity(dtype):
+    """The per-coordinate sort path (empty network) runs every rule like the network path."""
+    rng = np.random.default_rng(17)
+    X, _ = make_input(rng, 41, 150, 13, dtype, "integers")
+    bounds = np.array([0, 64, 128, 150], dtype=np.int64)
+    empty = cw._network(cw._NETWORK_MAX_N + 1)
+    cases = ((cw._MEDIAN, 0, 1), (cw._TRIMMED, 13, 1), (cw._PHOCAS, 13, 28), (cw._CLOSEST, 0, 9))
+    for rule, f, k in cases:
+        a = np.empty(150, dtype=dtype)
+        b = np.empty(150, dtype=dtype)
+        cw._coordinatewise_cpu(X, rule, f, k, 0, empty, bounds, a)
+        cw._coordinatewise_cpu(X, rule, f, k, 0, cw._network(41), bounds, b)
+        np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Parity with the reference
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 33, 64, 69])
+def test_parity_grid(rule, dtype, style, n):
+    rng = np.random.default_rng([n, len(style), DTYPES.index(dtype)])
+    f = (n - 1) // 2
+    for ff in sorted({0, f // 2, f}):
+        for d in (1, 65):
+            X, scale = make_input(rng, n, d, ff, dtype, style)
+            assert_matches(IMPL[rule](X, ff), reference(rule, X, ff), dtype, scale)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 70),
+    d=st.integers(1, 150),
+    fsel=st.floats(0.0, 1.0),
+    dtype=st.sampled_from(DTYPES),
+    style=st.sampled_from(STYLES),
+    rule=st.sampled_from(RULES),
+    kind=st.sampled_from(cw.KINDS),
+)
+def test_parity_hypothesis(seed, n, d, fsel, dtype, style, rule, kind):
+    rng = np.random.default_rng(seed)
+    f = int(fsel * ((n - 1) // 2))
+    X, scale = make_input(rng, n, d, f, dtype, style)
+    params = {"kind": kind} if rule in KIND_RULES else {}
+    assert_matches(IMPL[rule](X, f, **params), reference(rule, X, f, **params), dtype, scale)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parity_large_n(rule, dtype):
+    rng = np.random.default_rng(7)
+    n, f = 300, 99
+    X, scale = make_input(rng, n, 70, f, dtype, "integers")
+    assert_matches(IMPL[rule](X, f), reference(rule, X, f), dtype, scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parity_beyond_network_cutoff(dtype):
+    """n = 4098 > _NETWORK_MAX_N: the public rules take the per-coordinate sort path."""
+    rng = np.random.default_rng(13)
+    n, f = cw._NETWORK_MAX_N + 2, 1000
+    X, scale = make_input(rng, n, 3, f, dtype, "huge")
+    for rule in ("median", "trimmed_mean"):
+        assert_matches(IMPL[rule](X, f), reference(rule, X, f), dtype, scale)
+
+
+@pytest.mark.parametrize("rule", KIND_RULES)
+@pytest.mark.parametrize("kind", cw.KINDS)
+@pytest.mark.parametrize("n", [2, 6, 32, 65])
+def test_parity_kinds(rule, kind, n):
+    rng = np.random.default_rng(n)
+    f = (n - 1) // 2
+    for dtype in DTYPES:
+        X, scale = make_input(rng, n, 130, f, dtype, "integers")
+        assert_matches(IMPL[rule](X, f, kind=kind), reference(rule, X, f, kind=kind), dtype, scale)
+
+
+def test_huge_values_do_not_leak():
+    """f rows at +-1e30 leave every rule within the honest range (float32 holds 1e30)."""
+    rng = np.random.default_rng(3)
+    for dtype in DTYPES:
+        X = rng.normal(size=(11, 300)).astype(dtype)
+        X[[2, 5, 9]] = np.array([1e30, -1e30, 1e30], dtype=dtype)[:, None]
+        honest = np.delete(X, [2, 5, 9], axis=0)
+        for rule in RULES:
+            out = getattr(gars, rule)(X, f=3)
+            assert np.isfinite(out).all()
+            assert (np.abs(out) <= np.abs(honest).max(axis=0) + 1e-6).all(), rule
+
+
+# ----------------------------------------------------------------------------------------------
+# Known answers and tie conventions
+
+
+def test_known_answers():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [100.0]])
+    assert gars.median(X, 1)[0] == 2.0
+    assert gars.trimmed_mean(X, 1)[0] == 2.0
+    assert gars.trimmed_mean(X, 2)[0] == 2.0
+    assert gars.trimmed_mean(X, 0)[0] == pytest.approx(106.0 / 5)
+    # Phocas: 4 closest to the 1-trimmed mean 2 are 2, 1, 3 (tie 1 vs 3 -> both) and then 0
+    assert gars.phocas(X, 1)[0] == 1.5
+    assert gars.meamed(X, 1)[0] == 1.5
+
+
+def test_tie_between_both_sides_goes_to_smaller_value():
+    """Centre 0, values -1 and +1 equally far: the smaller one is taken (reference convention)."""
+    X = np.array([[-1.0, 1.0], [0.0, 0.0], [1.0, -1.0]])
+    np.testing.assert_array_equal(gars.meamed(X, 1), [-0.5, -0.5])
+    np.testing.assert_array_equal(gars.phocas(X, 1), [-0.5, -0.5])
+    np.testing.assert_array_equal(cw.closest_mean_to_median(X, 2), [-0.5, -0.5])
+
+
+def test_even_n_kinds():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    assert gars.median(X, 1)[0] == 1.5
+    assert gars.median(X, 1, kind="lower")[0] == 1.0
+    assert gars.median(X, 1, kind="upper")[0] == 2.0
+    # MeaMed, 3 closest: centre 1.5 -> {1, 2, 0}; centre 1 -> {1, 0, 2}; centre 2 -> {2, 1, 3}
+    assert gars.meamed(X, 1)[0] == 1.0
+    assert gars.meamed(X, 1, kind="lower")[0] == 1.0
+    assert gars.meamed(X, 1, kind="upper")[0] == 2.0
+
+
+def test_odd_n_ignores_kind():
+    X = np.random.default_rng(0).normal(size=(7, 40))
+    for kind in cw.KINDS:
+        np.testing.assert_array_equal(gars.median(X, 2, kind=kind), np.median(X, axis=0))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_permutation_invariant_bitwise(rule):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(13, 200)).astype(np.float32)
+    perm = rng.permutation(13)
+    np.testing.assert_array_equal(getattr(gars, rule)(X, 4), getattr(gars, rule)(X[perm], 4))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_honest_value(rule):
+    """n-f identical rows: the output is that row whatever the f others are."""
+    rng = np.random.default_rng(5)
+    v = rng.normal(size=90).astype(np.float32)
+    X = np.tile(v, (9, 1))
+    X[[1, 4, 6, 7]] = rng.normal(scale=50.0, size=(4, 90)).astype(np.float32)
+    np.testing.assert_array_equal(getattr(gars, rule)(X, 4), v)
+
+
+# ----------------------------------------------------------------------------------------------
+# The public wrapper: dtypes, errors
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_public_keeps_dtype_and_shape(rule, dtype):
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(dtype)
+    out = getattr(gars, rule)(X, 1)
+    assert out.dtype == dtype and out.shape == (3,)
+    np.testing.assert_array_equal(out, gars.aggregate(rule, X, 1))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_requirement_error_message(rule):
+    X = np.zeros((4, 3))
+    msg = f"{rule} needs n >= 2f+1; got n=4, f=2"
+    with pytest.raises(RequirementError, match=f"^{re.escape(msg)}$"):
+        getattr(gars, rule)(X, 2)
+
+
+def test_median_requirement_message_pinned():
+    with pytest.raises(RequirementError, match=r"^median needs n >= 2f\+1; got n=4, f=2$"):
+        gars.median(np.zeros((4, 2)), f=2)
+
+
+@pytest.mark.parametrize("rule", KIND_RULES)
+def test_bad_kind(rule):
+    msg = f"{rule}: kind must be one of 'midpoint', 'lower', 'upper'; got kind='middle'"
+    with pytest.raises(InvalidArgument, match=f"^{re.escape(msg)}$"):
+        getattr(gars, rule)(np.zeros((3, 2)), 1, kind="middle")
+
+
+@pytest.mark.parametrize("rule", ("trimmed_mean", "phocas"))
+def test_kind_is_not_a_parameter_of(rule):
+    with pytest.raises(InvalidArgument, match=rf"^{rule}: unknown parameter 'kind'"):
+        gars.aggregate(rule, np.zeros((3, 2)), 1, kind="lower")
+
+
+def test_nonfinite_row_dropped_and_counted():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(7, 20))
+    X[3, 5] = np.nan
+    kept = np.delete(X, 3, axis=0)
+    for rule in RULES:
+        got = getattr(gars, rule)(X, 2)
+        np.testing.assert_allclose(got, reference(rule, kept, 1), rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# closest_mean_to_median (Bulyan's coordinate phase)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(1, 40),
+    d=st.integers(1, 140),
+    bsel=st.floats(0.0, 1.0),
+    dtype=st.sampled_from(DTYPES),
+    style=st.sampled_from(STYLES),
+    kind=st.sampled_from(cw.KINDS),
+)
+def test_closest_mean_to_median_parity(seed, m, d, bsel, dtype, style, kind):
+    rng = np.random.default_rng(seed)
+    beta = 1 + int(bsel * (m - 1))
+    f = min((m - 1) // 2, m - beta)  # the huge rows must stay out of the beta closest
+    S, scale = make_input(rng, m, d, f, dtype, style)
+    got = cw.closest_mean_to_median(S, beta, kind)
+    assert_matches(got, ref._coordinate_phase(S, beta, kind), dtype, scale)
+
+
+def test_closest_mean_to_median_is_meamed():
+    X = np.random.default_rng(4).normal(size=(12, 77))
+    np.testing.assert_array_equal(cw.closest_mean_to_median(X, 12 - 3), gars.meamed(X, 3))
+
+
+@pytest.mark.parametrize("beta", [0, 6, -1, 2.0, True])
+def test_closest_mean_to_median_bad_beta(beta):
+    msg = r"^closest_mean_to_median: beta must be an integer in \[1, 5\]"
+    with pytest.raises(InvalidArgument, match=msg):
+        cw.closest_mean_to_median(np.zeros((5, 3)), beta)
+
+
+def test_closest_mean_to_median_bad_input():
+    with pytest.raises(InvalidArgument, match="S must be a 2-d float32 or float64 ndarray"):
+        cw.closest_mean_to_median(np.zeros((5, 3), dtype=np.int64), 2)
+    with pytest.raises(InvalidArgument, match="kind must be one of"):
+        cw.closest_mean_to_median(np.zeros((5, 3)), 2, kind="mid")
+
+
+# ----------------------------------------------------------------------------------------------
+# Determinism
+
+
+@pytest.fixture
+def two_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_result_whatever_the_thread_count(two_threads, dtype):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(21, 64 * 300 + 17)).astype(dtype)
+    results = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        results[threads] = [IMPL[r](X, 6) for r in RULES] + [cw.closest_mean_to_median(X, 5)]
+    for a, b in zip(results[1], results[2], strict=True):
+        np.testing.assert_array_equal(a, b)
