@@ -94,6 +94,10 @@ def aksel(X, f, *, mode="mid", kind="midpoint", pre=(), nonfinite="drop", target
     selection), plus O(nd) for the distances and O(cd) for the mean. Reference: Boussetta,
     El-Mhamdi, Guerraoui, Maurer, Rouault, "AKSEL: Fast Byzantine SGD", OPODIS 2020.
 
+    With n = 2 both rows are exactly as far from the (midpoint) median, so the tie goes to row 0
+    and the result depends on the order of the rows; from n = 3 on, exact ties need coincident
+    distances, and the rule is permutation invariant and translation equivariant on generic input.
+
     Examples
     --------
     >>> import numpy as np

@@ -129,10 +129,15 @@ def check_gar(
 
     checks.append(check_shape)
 
+    # Generic inputs (continuous draws, n >= 3) for the invariances: exact ties between scores
+    # can only be broken by the row index, and no rule is invariant there.
+
     if "permutation_invariant" in props:
 
+        # n >= 3: with two rows, rules that pick "the row closest to the midpoint" face an exact
+        # structural tie that only the row index can break (Aksel with n = 2, say).
         @cfg
-        @given(sets(shapes=_GENERIC_SHAPES), st.randoms(use_true_random=False))
+        @given(sets(shapes=_GENERIC_SHAPES, min_n=3), st.randoms(use_true_random=False))
         def check_permutation(b, rnd):
             perm = list(range(b.n))
             rnd.shuffle(perm)
@@ -148,7 +153,7 @@ def check_gar(
     if "translation_equivariant" in props:
 
         @cfg
-        @given(sets(shapes=_GENERIC_SHAPES), st.integers(0, 2**32 - 1))
+        @given(sets(shapes=_GENERIC_SHAPES, min_n=3), st.integers(0, 2**32 - 1))
         def check_translation(b, seed):
             c = np.random.default_rng(seed).normal(0.0, 10.0, size=b.d).astype(b.X.dtype)
             a = call(b.X, b.f)

@@ -110,6 +110,7 @@ def byzantine_sets(
     shapes: tuple[str, ...] = ATTACK_SHAPES,
     full: bool = False,
     honest_spread: float = 1.0,
+    min_n: int = 1,
 ) -> ByzantineSet:
     """n rows of which up to f are Byzantine, with (n, f) satisfying ``requires``.
 
@@ -137,6 +138,8 @@ def byzantine_sets(
         Whether exactly f rows are Byzantine.
     honest_spread : float
         Standard deviation of the honest rows around their centre.
+    min_n : int
+        Smallest n generated, whatever ``requires`` accepts.
     """
     f_ = f if isinstance(f, int) else draw(f)
     n_min = _min_n(requires, f_)
@@ -144,7 +147,7 @@ def byzantine_sets(
         f_ = 0
         n_min = _min_n(requires, 0) or 1
     # an honest majority, whatever the rule accepts: the properties are about f < n/2
-    n_min = max(n_min, 2 * f_ + 1)
+    n_min = max(n_min, 2 * f_ + 1, min_n)
     n_ = draw(st.integers(n_min, n_min + extra_n))
     d_ = d if isinstance(d, int) else draw(d)
     dt = draw(_dtype_strategy(dtype))
