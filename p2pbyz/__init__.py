@@ -7,5 +7,7 @@ __version__ = "0.1.0"
 
 from . import errors as errors
 from . import gars as gars
+from ._emulate import EmulationResult as EmulationResult
+from ._emulate import emulate as emulate
 
-__all__ = ["__version__", "errors", "gars"]
+__all__ = ["__version__", "errors", "gars", "emulate", "EmulationResult"]
