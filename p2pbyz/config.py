@@ -12,6 +12,9 @@ DEFAULTS: dict[str, Any] = {
     # CPU kernels: number of coordinates processed together by one prange iteration. Fixed (not tied
     # to the thread count) so that results are bit-identical whatever NUMBA_NUM_THREADS is.
     "CPU_BLOCK": 512,
+    # Inputs with fewer numbers than this run the kernels on one numba thread: below it the cost
+    # of waking the thread pool (large on a loaded machine) exceeds the work.
+    "CPU_PARALLEL_MIN_SIZE": 1 << 16,
     # MDA / SMEA enumerate C(n, f) subsets; above this count they raise TooExpensiveError.
     "MDA_MAX_SUBSETS": 2_000_000,
     # CUDA: threads per block for 1-D launches and tile width of the distance kernel.
@@ -40,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 CPU_BLOCK: int = DEFAULTS["CPU_BLOCK"]
+CPU_PARALLEL_MIN_SIZE: int = DEFAULTS["CPU_PARALLEL_MIN_SIZE"]
 MDA_MAX_SUBSETS: int = DEFAULTS["MDA_MAX_SUBSETS"]
 THREADS_PER_BLOCK: int = DEFAULTS["THREADS_PER_BLOCK"]
 CUDA_TILE: int = DEFAULTS["CUDA_TILE"]

@@ -33,6 +33,7 @@ from ._registry import KNOWLEDGE as KNOWLEDGE
 from ._registry import AttackSpec as AttackSpec
 from ._registry import make as make
 from ._registry import names as names
+from ._registry import register as register
 from ._registry import spec as spec
 from ._simple import BulyanCoordinate as BulyanCoordinate
 from ._simple import Drop as Drop
@@ -46,6 +47,7 @@ from ._simple import SignFlip as SignFlip
 from ._simple import Zero as Zero
 
 __all__ = [
+    "register",
     "Attack",
     "AttackSpec",
     "GarContext",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from ..preagg import _preaggregators as _preaggregators  # noqa: F401  (registers pre-aggregators)
 from . import _average, _coordinatewise, _aksel, _krum, _bulyan, _geomed, _subset, _clipping  # noqa: F401
 from ._api import aggregate as aggregate
+from ._api import register_rule as register_rule
+from ._registry import PROPERTIES as PROPERTIES
 from ._registry import GarSpec as GarSpec
 from ._registry import names as names
 from ._registry import spec as spec
@@ -42,6 +44,8 @@ def cuda_available() -> bool:
 
 
 __all__ = [
+    "register_rule",
+    "PROPERTIES",
     "aggregate", "names", "spec", "GarSpec", "cuda_available", "average",
     "median", "trimmed_mean", "phocas", "meamed", "aksel",
     "geometric_median", "rfa", "mda", "smea", "centered_clipping", "monna",

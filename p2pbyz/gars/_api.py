@@ -3,18 +3,23 @@ pre-aggregators, dispatch to the CPU kernel or the CUDA target. It is the only p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 
+from .. import config
 from .._validation import as_gradients, check_choice, check_int
 from ..errors import ByzantineAssumptionError, InvalidArgument
 from ..preagg import _registry as pre_registry
 from . import _registry
 from ._common import nonfinite_rows
 
-__all__ = ["run", "aggregate", "normalize_pre", "check_call", "drop_nonfinite"]
+__all__ = [
+    "run", "aggregate", "normalize_pre", "check_call", "drop_nonfinite", "threads_for", "register_rule",
+]
 
 TARGETS = ("cpu", "cuda")
 NONFINITE = ("drop", "raise")
@@ -156,10 +161,96 @@ def run(
     X = as_gradients(X, owner=spec.name)
     n = X.shape[0]
     check_call(spec, n, f, pre_list, params)
-    X, f, dropped = drop_nonfinite(X, f, nonfinite, spec.name)
-    if dropped.size:
-        check_call(spec, X.shape[0], f, pre_list, params)
-    return apply_cpu(spec, X, f, pre_list, params)
+    with threads_for(X.size):
+        X, f, dropped = drop_nonfinite(X, f, nonfinite, spec.name)
+        if dropped.size:
+            check_call(spec, X.shape[0], f, pre_list, params)
+        return apply_cpu(spec, X, f, pre_list, params)
+
+
+@contextlib.contextmanager
+def threads_for(size: int) -> Iterator[None]:
+    """Run small inputs (fewer than ``config.CPU_PARALLEL_MIN_SIZE`` numbers) on one numba thread.
+
+    Results do not depend on the thread count (every kernel reduces in fixed chunks), so this only
+    changes speed: waking the thread pool costs more than such inputs take to aggregate.
+    """
+    before = numba.get_num_threads()
+    if size >= config.CPU_PARALLEL_MIN_SIZE or before == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def register_rule(
+    name: str,
+    fn: Any,
+    *,
+    requires: Any = None,
+    requirement: str = "n >= 2f+1",
+    complexity: str = "O(?)",
+    paper: str = "user-defined rule",
+    properties: Iterable[str] = (),
+    theory: Mapping[str, Any] | None = None,
+) -> _registry.GarSpec:
+    """Register a user rule so that every part of p2pbyz can use it by name.
+
+    Parameters
+    ----------
+    name : str
+        The registry name (replaces a rule of the same name).
+    fn : callable
+        ``fn(X, f, **params) -> (d,) array``: it receives validated, finite, C-contiguous float32
+        or float64 input (non-finite rows already dropped and counted against f); its
+        keyword-only parameters become the rule's parameters.
+    requires : callable, optional
+        ``requires(n, f) -> bool``; default ``n >= 2f + 1``. Checked on every call.
+    requirement : str
+        The same requirement as text, used in error messages.
+    complexity, paper : str
+        Shown by ``p2pbyz list rules``.
+    properties : iterable of str
+        Properties the rule guarantees (see :data:`p2pbyz.gars.PROPERTIES`); check them with
+        :func:`p2pbyz.testing.check_gar`.
+    theory : mapping, optional
+        Hooks for ``proofs_check`` (e.g. ``{"eta": callable}``).
+
+    Returns
+    -------
+    GarSpec
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from p2pbyz import gars
+    >>> def coordinate_min_max_mid(X, f):
+    ...     return 0.5 * (np.sort(X, axis=0)[f] + np.sort(X, axis=0)[-f - 1])
+    >>> _ = gars.register_rule("midrange", coordinate_min_max_mid)
+    >>> gars.aggregate("midrange", np.array([[0.0], [1.0], [2.0], [100.0], [4.0]]), f=1)
+    array([2.5])
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidArgument(f"register_rule: name must be an identifier; got name={name!r}")
+    if not callable(fn):
+        raise InvalidArgument(f"register_rule: fn must be callable; got fn={fn!r}")
+    req = requires if requires is not None else (lambda n, f: n >= 2 * f + 1)
+
+    def public(X: Any, f: Any, *, pre: Any = (), nonfinite: str = "drop", target: str = "cpu",
+               **params: Any) -> Any:
+        return run(name, X, f, pre=pre, nonfinite=nonfinite, target=target, **params)
+
+    public.__name__ = name
+    public.__doc__ = getattr(fn, "__doc__", None)
+    spec = _registry.GarSpec(
+        name=name, public=public, impl=fn, reference=fn, requirement=requirement, requires=req,
+        complexity=complexity, paper=paper, properties=frozenset(properties),
+        theory=dict(theory or {}),
+    )
+    return _registry.register(spec)
 
 
 def apply_cpu(
