@@ -499,7 +499,6 @@ class NodeContext:
                     # Fast path (no validator, no trace): the inbox is empty, so the message
                     # would enter it and leave at once; count it and hand it over.
                     link = node.in_links[ev[2]]
-                    link.in_flight -= 1
                     link.delivered += 1
                     link.bytes_delivered += ev[6]
                     node.received += 1
@@ -995,7 +994,6 @@ class Network:
     def _deliver(self, node: _Node, msg: Message) -> None:
         """Apply a message to its receiver: inbox, or throttle / malformed / undeliverable."""
         link = node.in_links[msg[2]]
-        link.in_flight -= 1
         event = "deliver"
         if node.state in _DEAD:
             link.undeliverable += 1
@@ -1278,6 +1276,7 @@ class Network:
                 for node in active:
                     nursery.start_soon(self._node_main, node)
                 await wait_task_rescheduled(_abort)
+            effective = self._vtime  # the last instant at which something happened
             while heap:
                 t0 = heap[0][0]
                 if t0 > horizon:
@@ -1292,10 +1291,19 @@ class Network:
                 win = self._windows
                 woken: list[_Node] = []
                 n_ev = 0
+                n_msg = 0
                 while heap and heap[0][0] <= wmax:
                     ev = pop(heap)
                     n_ev += 1
-                    node = nodes[index[ev[3]] if type(ev) is Message else ev[3]]
+                    if type(ev) is Message:
+                        n_msg += 1
+                        node = nodes[index[ev[3]]]
+                        # A message leaves the link when the router hands it to its receiver's
+                        # window, here, in heap order: counting it out on the receiver's side
+                        # would interleave with the sender's count in trio's (random) task order.
+                        node.in_links[ev[2]].in_flight -= 1
+                    else:
+                        node = nodes[ev[3]]
                     if node.rwin == win:
                         node.wq.append(ev)  # type: ignore[union-attr]
                     elif advance(node, ev):
@@ -1304,6 +1312,9 @@ class Network:
                         node.wpos = 0
                         woken.append(node)
                 self._events += n_ev
+                if woken or n_msg:
+                    # windows that only expire timers of finished nodes do not extend the run
+                    effective = t0
                 if woken:
                     self._running = len(woken)
                     for node in woken:
@@ -1316,7 +1327,7 @@ class Network:
             if horizon != _INF:
                 self._vtime = horizon
             else:
-                self._vtime = max([self._vtime] + [n.now for n in nodes if n.state != _PASSIVE])
+                self._vtime = max([effective] + [n.now for n in nodes if n.state != _PASSIVE])
             self._set_clock(self._vtime)
             nursery.cancel_scope.cancel()
 
