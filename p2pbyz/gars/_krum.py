@@ -375,6 +375,11 @@ def medoid(X, f, *, pre=(), nonfinite="drop", target="cpu"):
     under which the honest rows outweigh the Byzantine ones in every sum (THEORY.md §1, §7).
     Complexity: O(n^2 d).
 
+    Ties: on collinear inputs (always in d = 1) with an even number of points, every input between
+    the two middle ones has the same sum of distances; the smallest index wins (as in the example
+    below), so the output then depends on the order of the rows, and rounding may break the tie
+    differently after a translation. On generic inputs in d >= 2 the minimiser is unique.
+
     Examples
     --------
     >>> import numpy as np
@@ -529,7 +534,10 @@ register(
         requires=lambda n, f: n >= 2 * f + 1,
         complexity="O(n^2 d)",
         paper=_KRUM_PAPER + ", supplementary material §4",
-        properties=_KRUM_PROPS | {"permutation_invariant"},
+        # Not permutation invariant or translation equivariant: on collinear inputs (d = 1 above
+        # all) with an even count, every point between the two middle ones minimises the sum,
+        # and rounding plus the smallest-index rule decide (see the docstring).
+        properties=_KRUM_PROPS - {"translation_equivariant"},
         theory={
             "breakdown": lambda n: (n - 1) // 2,
             "source": "breakdown = the largest f with n >= 2f+1 (majority condition) [derived]; "
