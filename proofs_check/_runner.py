@@ -56,6 +56,9 @@ def run_checks(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     threads: int | None = 1,
     progress: Any = None,
+    scheduler: Any = None,
+    dask: bool = False,
+    workers: int | None = None,
 ) -> list[SuiteResult]:
     """Run suites and (if ``out_dir``) write the report; return the :class:`SuiteResult` list.
 
@@ -77,6 +80,15 @@ def run_checks(
     threads : int or None
         Numba threads while running (default 1; None leaves the setting alone).
     progress : rich.progress.Progress, optional
+    scheduler : str or distributed.Client, optional
+        Run the suites on this Dask cluster (``"tcp://host:8786"``), one task per suite, through
+        :func:`p2pbyz.sweep.map_on_dask`; figures are drawn on the workers and sent back, so the
+        workers need no shared filesystem (user rules given as ``"module:function"`` must be
+        importable there).
+    dask : bool
+        Run the suites on a local Dask cluster (``workers`` processes) even without ``scheduler``.
+    workers : int, optional
+        Size of the local cluster.
 
     Examples
     --------
@@ -96,8 +108,11 @@ def run_checks(
     extra = [r if isinstance(r, Rule) else user_rule(r) for r in extra_rules]
     results = []
     t0 = time.perf_counter()
+    if scheduler is not None or dask:
+        results = _run_on_dask(names, mode, seed, out_dir, rules, list(extra_rules), settings,
+                               threads, scheduler, workers, progress is not None)
     with _numba_threads(threads):
-        for name in names:
+        for name in names if not results else ():
             task = progress.add_task(name, total=None) if progress is not None else None
 
             def advance(k: float, task=task) -> None:
@@ -129,6 +144,51 @@ def run_checks(
     return results
 
 
+def _suite_task(name: str, mode: str, seed: int, rules: Any, extra_rules: list[Any],
+                settings: Mapping[str, Mapping[str, Any]] | None, threads: int | None,
+                with_figures: bool) -> tuple[SuiteResult, dict[str, bytes]]:
+    """One suite on a Dask worker: its result and the bytes of its figures."""
+    import tempfile
+
+    mod = _suites()[name]
+    extra = [r if isinstance(r, Rule) else user_rule(r) for r in extra_rules]
+    figures: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp, _numba_threads(threads):
+        ctx = Context(mode=mode, seed=seed, settings=dict((settings or {}).get(name, {})),
+                      rules=rules, extra_rules=extra, out_dir=tmp if with_figures else None,
+                      advance=lambda k: None, set_total=lambda k: None)
+        t = time.perf_counter()
+        r = mod.run(ctx)
+        r.seconds = time.perf_counter() - t
+        for rel in r.figures:
+            with open(os.path.join(tmp, rel), "rb") as fh:
+                figures[rel] = fh.read()
+    return r, figures
+
+
+def _run_on_dask(names: Sequence[str], mode: str, seed: int, out_dir: str | None, rules: Any,
+                 extra_rules: list[Any], settings: Any, threads: int | None, scheduler: Any,
+                 workers: int | None, progress: bool) -> list[SuiteResult]:
+    import functools
+
+    from p2pbyz.sweep import map_on_dask
+
+    task = functools.partial(_suite_task, mode=mode, seed=seed, rules=rules,
+                             extra_rules=extra_rules, settings=settings, threads=threads,
+                             with_figures=out_dir is not None)
+    outs = map_on_dask(task, list(names), scheduler=scheduler, workers=workers,
+                       progress=progress, description="suites")
+    results = []
+    for r, figures in outs:
+        for rel, data in figures.items():
+            path = os.path.join(out_dir, rel)  # type: ignore[arg-type]
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(data)
+        results.append(r)
+    return results
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m proofs_check",
@@ -151,6 +211,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="exit 1 if a [paper]/[derived] (or user-rule) claim fails")
     p.add_argument("--threads", type=int, default=1, help="numba threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the suites on this Dask scheduler (tcp://host:8786), one task per suite")
+    p.add_argument("--dask", action="store_true",
+                   help="run the suites on a local Dask cluster (see --workers)")
+    p.add_argument("--workers", type=int, default=None, help="local Dask cluster size")
     return p
 
 
@@ -174,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cm = progress if progress is not None else contextlib.nullcontext()
         with cm:
             results = run_checks(args.suite, mode=args.mode, seed=args.seed, out_dir=args.out,
-                                 extra_rules=args.rule, threads=args.threads, progress=progress)
+                                 extra_rules=args.rule, threads=args.threads, progress=progress,
+                                 scheduler=args.scheduler, dask=args.dask, workers=args.workers)
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"proofs_check: {exc}", file=sys.stderr)
         return 2
