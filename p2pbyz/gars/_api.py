@@ -162,6 +162,12 @@ def run(
     n = X.shape[0]
     check_call(spec, n, f, pre_list, params)
     with threads_for(X.size):
+        if spec.nonfinite_propagates and not pre_list:
+            # Optimistic: a finite output proves every row finite (see GarSpec), so the scan for
+            # NaN/inf rows (one more read of X) only runs when the output says it must.
+            out = apply_cpu(spec, X, f, pre_list, params)
+            if np.isfinite(out).all():
+                return out
         X, f, dropped = drop_nonfinite(X, f, nonfinite, spec.name)
         if dropped.size:
             check_call(spec, X.shape[0], f, pre_list, params)

@@ -88,5 +88,6 @@ register(
         paper="baseline; Blanchard et al., NIPS 2017, supplementary Lemma 1 (one input breaks it)",
         properties=frozenset({"permutation_invariant", "translation_equivariant", "coordinatewise"}),
         theory={"breakdown": 0},
+        nonfinite_propagates=True,
     )
 )

@@ -25,7 +25,7 @@ from ..errors import InvalidArgument
 __all__ = ["centered_clipping", "monna", "sq_dist_to"]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _sq_dist_to_cpu(X, z, bounds):  # pragma: no cover - compiled
     """|X_i - z|^2 for every row, in float64, reduced per chunk then in chunk order."""
     n = X.shape[0]
@@ -52,7 +52,7 @@ def sq_dist_to(X: np.ndarray, z: np.ndarray) -> np.ndarray:
     return _sq_dist_to_cpu(X, z, chunk_bounds(X.shape[1], config.CPU_BLOCK, 64))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _centered_clipping_cpu(X, v0, bounds, tau, L):  # pragma: no cover - compiled
     """L steps of v <- v + (1/n) sum_i (X_i - v) min(1, tau/|X_i - v|), in float64."""
     n, d = X.shape

@@ -24,7 +24,7 @@ from ..errors import InvalidArgument
 __all__ = ["geometric_median", "rfa"]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _weiszfeld_cpu(X, z0, bounds, floor, tol, max_iter, use_tol):  # pragma: no cover - compiled
     """Iterate z <- sum_i w_i X_i / sum_i w_i with w_i = 1 / max(floor, |X_i - z|).
 

@@ -69,6 +69,10 @@ class GarSpec:
         ``breakdown`` ... each a callable or a value, with its source.
     params : mapping
         Parameter name -> default, read from ``impl``'s keyword-only parameters.
+    nonfinite_propagates : bool
+        True when a non-finite input row always makes the kernel's output non-finite (averaging:
+        any NaN or inf reaches the sum). The wrapper then runs the kernel first and scans the rows
+        for NaN/inf only if the output is not finite, saving one read of X in the common case.
     """
 
     name: str
@@ -83,6 +87,7 @@ class GarSpec:
     properties: frozenset[str] = frozenset()
     theory: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
+    nonfinite_propagates: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.properties) - PROPERTIES
