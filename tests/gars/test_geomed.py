@@ -214,3 +214,51 @@ def test_thread_count_does_not_change_a_bit(dtype) -> None:
         numba.set_num_threads(before)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+
+
+def _reference_iterations(X: np.ndarray, tol: float = 1e-10, eps: float = 1e-12) -> int:
+    """Iterations the numpy Weiszfeld (same start, same stopping rule) runs before it stops."""
+    X = X.astype(np.float64)
+    z = X.mean(axis=0)
+    for it in range(1, 10_001):
+        w = 1.0 / np.maximum(np.sqrt(((X - z) ** 2).sum(axis=1)), eps)
+        z_new = (w[:, None] * X).sum(axis=0) / w.sum()
+        step = np.sqrt(((z_new - z) ** 2).sum())
+        z = z_new
+        if step <= tol * (1.0 + np.sqrt((z**2).sum())):
+            return it
+    return 10_000
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("n", "d"), [(13, 20_011), (130, 3_001), (3, 70_000)])
+def test_fused_kernel_matches_reference_and_its_iteration_count(n: int, d: int, dtype) -> None:
+    """Rows leaving a remainder of the 4-row blocks, many chunks, and (n=130) several sweeps per
+    chunk: same iterate (within the parity tolerance) and the same number of iterations."""
+    from p2pbyz.gars._geomed import _bounds, _sweep_length, weiszfeld
+
+    assert n % 4 != 0
+    if n == 130:
+        assert _sweep_length(n, np.dtype(dtype).itemsize) < int(np.diff(_bounds(d)).max())
+    X = _inputs("adversarial", n, (n - 1) // 2, d, 9).astype(dtype)
+    z, iterations = weiszfeld(X, None, 1e-12, 1e-10, 10_000, True)
+    assert iterations == _reference_iterations(X)
+    _close(z.astype(dtype), ref.geometric_median(X, 0), dtype, scale=float(np.abs(X).max()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_thread_count_does_not_change_a_bit_with_several_sweeps_per_chunk(dtype) -> None:
+    """Many rows (short sweeps, several per chunk), a row remainder, a given start and RFA."""
+    n, f, d = 130, 40, 3_001
+    X = _inputs("adversarial", n, f, d, 10).astype(dtype)
+    z0 = np.random.default_rng(11).normal(size=d)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = (gars.geometric_median(X, f), gars.geometric_median(X, f, z0=z0), gars.rfa(X, f, T=5))
+        numba.set_num_threads(max(2, before))
+        two = (gars.geometric_median(X, f), gars.geometric_median(X, f, z0=z0), gars.rfa(X, f, T=5))
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
