@@ -139,7 +139,10 @@ def _choose_f(name: str, n: int) -> int:
     for f in range(0, n // 8 + 1):
         if not s.requires(n, f):
             continue
-        if name in ("mda", "smea") and math.comb(n, f) > 20_000:
+        if name == "mda" and math.comb(n, f) > 20_000:
+            continue
+        # exact SMEA does one (n-f)x(n-f) eigen-decomposition per subset
+        if name == "smea" and math.comb(n, f) * (n - f) ** 3 > 3e8:
             continue
         best = f
     return best
