@@ -113,10 +113,10 @@ def _theta_beta(n: int, f: int, theta) -> tuple[int, int]:
     return theta, theta - 2 * f
 
 
-def _coordinate_phase(S: np.ndarray, beta: int) -> np.ndarray:
+def _coordinate_phase(S: np.ndarray, beta: int, rows: np.ndarray | None = None) -> np.ndarray:
     from ._coordinatewise import closest_mean_to_median
 
-    return closest_mean_to_median(S, beta, kind="midpoint")
+    return closest_mean_to_median(S, beta, kind="midpoint", rows=rows)
 
 
 def _check_theta(owner: str, n: int, f: int, theta) -> None:
@@ -151,7 +151,8 @@ def selection_indices(X: np.ndarray, f: int, *, theta=None, neighbours="paper", 
 def _bulyan_impl(X: np.ndarray, f: int, *, theta=None, neighbours="paper", squared=True):
     _, beta = _theta_beta(X.shape[0], f, theta)
     picks = selection_indices(X, f, theta=theta, neighbours=neighbours, squared=squared)
-    return _coordinate_phase(X[picks], beta)
+    # the selected rows are read in place: copying theta rows costs as much as the phase itself
+    return _coordinate_phase(X, beta, np.asarray(picks, dtype=np.int64))
 
 
 def _bulyan_check(n: int, f: int, *, theta=None, neighbours="paper", squared=True) -> None:

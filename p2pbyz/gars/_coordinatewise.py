@@ -190,17 +190,20 @@ def _prefetch_rows(X, rows, lo, hi):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _load_sort_block(X, lo, hi, net, buf, col):  # pragma: no cover - compiled
-    """Copy columns ``lo:hi`` of X into ``buf`` (lanes past ``hi - lo`` get 0) and sort every lane.
+def _load_sort_block(X, rows, lo, hi, net, buf, col):  # pragma: no cover - compiled
+    """Copy columns ``lo:hi`` of the rows ``rows`` of X (all rows when ``rows`` is empty) into
+    ``buf`` (lanes past ``hi - lo`` get 0) and sort every lane.
 
     ``net`` holds the comparators; when it is empty (n > ``_NETWORK_MAX_N``) each lane is sorted
     on its own, through ``col``.
     """
-    n = X.shape[0]
+    n = buf.shape[0]
+    m = rows.shape[0]
     w = hi - lo
     for i in range(n):
+        r = rows[i] if m > 0 else i
         for t in range(w):
-            buf[i, t] = X[i, lo + t]
+            buf[i, t] = X[r, lo + t]
         for t in range(w, _LANES):
             buf[i, t] = 0
     if net.shape[0] > 0:
@@ -287,13 +290,14 @@ def _closest_lanes(buf, k, centre, start, acc):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
-def _coordinatewise_cpu(X, rule, f, k, kind, net, bounds, out):  # pragma: no cover - compiled
-    """One coordinate-wise rule over all coordinates; ``out`` has X's dtype.
+def _coordinatewise_cpu(X, rows, rule, f, k, kind, net, bounds, out):  # pragma: no cover - compiled
+    """One coordinate-wise rule over all coordinates of the rows ``rows`` of X (all rows when
+    ``rows`` is empty, which saves Bulyan a copy of its selection); ``out`` has X's dtype.
 
     rule 0: median (``kind``); 1: f-trimmed mean; 2: Phocas (k closest to the f-trimmed mean);
     3: k closest to the median (MeaMed with k = n-f, Bulyan's coordinate phase with k = beta).
     """
-    n, d = X.shape
+    n = rows.shape[0] if rows.shape[0] > 0 else X.shape[0]
     nchunks = bounds.shape[0] - 1
     for c in prange(nchunks):
         buf = np.empty((n, _LANES), dtype=X.dtype)
@@ -303,8 +307,8 @@ def _coordinatewise_cpu(X, rule, f, k, kind, net, bounds, out):  # pragma: no co
         start = np.empty(_LANES, dtype=np.float64)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
-            _prefetch_rows(X, _ALL_ROWS, hi, min(bounds[c + 1], hi + _LANES))
-            _load_sort_block(X, lo, hi, net, buf, col)
+            _prefetch_rows(X, rows, hi, min(bounds[c + 1], hi + _LANES))
+            _load_sort_block(X, rows, lo, hi, net, buf, col)
             if rule == 0:
                 _median_lanes(buf, kind, acc)
             elif rule == 1:
@@ -337,7 +341,7 @@ def _median_sq_distances_cpu(X, kind, net, bounds):  # pragma: no cover - compil
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
             _prefetch_rows(X, _ALL_ROWS, hi, min(bounds[c + 1], hi + _LANES))
-            _load_sort_block(X, lo, hi, net, buf, col)
+            _load_sort_block(X, _ALL_ROWS, lo, hi, net, buf, col)
             _median_lanes(buf, kind, med)
             w = hi - lo
             for i in range(n):
@@ -377,14 +381,17 @@ def _rows_mean_cpu(X, rows, bounds, out):  # pragma: no cover - compiled
                 out[lo + t] = acc[t] / m
 
 
-def _run_kernel(X: np.ndarray, rule: int, f: int, k: int, kind: str) -> np.ndarray:
-    n, d = X.shape
+def _run_kernel(
+    X: np.ndarray, rule: int, f: int, k: int, kind: str, rows: np.ndarray = _ALL_ROWS
+) -> np.ndarray:
+    d = X.shape[1]
+    n = rows.shape[0] if rows.shape[0] > 0 else X.shape[0]
     out = np.empty(d, dtype=X.dtype)
     if d == 0:
         return out
     bounds = chunk_bounds(d, _LANES, _MAX_CHUNKS)
     net = _network(n, median_only=rule == _MEDIAN)
-    _coordinatewise_cpu(X, rule, f, k, _KIND_CODE[kind], net, bounds, out)
+    _coordinatewise_cpu(X, rows, rule, f, k, _KIND_CODE[kind], net, bounds, out)
     return out
 
 
@@ -408,7 +415,9 @@ def _meamed_impl(X: np.ndarray, f: int, *, kind: str = "midpoint") -> np.ndarray
     return _run_kernel(X, _CLOSEST, 0, X.shape[0] - f, kind)
 
 
-def closest_mean_to_median(S: np.ndarray, beta: int, kind: str = "midpoint") -> np.ndarray:
+def closest_mean_to_median(
+    S: np.ndarray, beta: int, kind: str = "midpoint", rows: np.ndarray | None = None
+) -> np.ndarray:
     """Per coordinate, the mean of the ``beta`` values of ``S`` closest to their median.
 
     Bulyan's coordinate phase (and MeaMed with ``beta = n - f``). Ties between ``med - a`` and
@@ -419,9 +428,12 @@ def closest_mean_to_median(S: np.ndarray, beta: int, kind: str = "midpoint") -> 
     S : ndarray, shape (m, d)
         Finite, C-contiguous float32 or float64 values (not checked for finiteness).
     beta : int
-        Number of values averaged per coordinate, ``1 <= beta <= m``.
+        Number of values averaged per coordinate, ``1 <= beta <= m`` (m = ``len(rows)`` when
+        ``rows`` is given).
     kind : {"midpoint", "lower", "upper"}
         Median of an even count.
+    rows : array of int, optional
+        Use only these rows of ``S``, read in place (Bulyan's selection, without copying it).
 
     Returns
     -------
@@ -439,13 +451,23 @@ def closest_mean_to_median(S: np.ndarray, beta: int, kind: str = "midpoint") -> 
             "closest_mean_to_median: S must be a 2-d float32 or float64 ndarray; "
             f"got {type(S).__name__} {getattr(S, 'dtype', '')} {getattr(S, 'shape', '')}"
         )
-    m = S.shape[0]
+    if rows is None:
+        idx = _ALL_ROWS
+        m = S.shape[0]
+    else:
+        idx = np.ascontiguousarray(rows, dtype=np.int64)
+        if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= S.shape[0]:
+            raise InvalidArgument(
+                f"closest_mean_to_median: rows must be a non-empty 1-d array of row indices in "
+                f"[0, {S.shape[0]}); got rows={rows!r}"
+            )
+        m = idx.size
     if isinstance(beta, bool) or not isinstance(beta, int | np.integer) or not 1 <= beta <= m:
         raise InvalidArgument(
             f"closest_mean_to_median: beta must be an integer in [1, {m}]; got beta={beta!r}"
         )
     check_choice(kind, "kind", KINDS, owner="closest_mean_to_median")
-    return _run_kernel(np.ascontiguousarray(S), _CLOSEST, 0, int(beta), kind)
+    return _run_kernel(np.ascontiguousarray(S), _CLOSEST, 0, int(beta), kind, idx)
 
 
 def _check_kind(owner: str):

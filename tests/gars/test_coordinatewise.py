@@ -389,3 +389,20 @@ def test_same_result_whatever_the_thread_count(two_threads, dtype):
         results[threads] = [IMPL[r](X, 6) for r in RULES] + [cw.closest_mean_to_median(X, 5)]
     for a, b in zip(results[1], results[2], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_closest_mean_to_median_reads_selected_rows_in_place(dtype) -> None:
+    """With ``rows`` the phase reads those rows of S where they are: same bits as on the copy."""
+    from p2pbyz.gars._coordinatewise import closest_mean_to_median
+
+    rng = np.random.default_rng(11)
+    S = rng.normal(size=(13, 1000)).astype(dtype)
+    rows = np.array([12, 0, 5, 7, 3, 9, 1])
+    np.testing.assert_array_equal(
+        closest_mean_to_median(S, 3, rows=rows), closest_mean_to_median(S[rows], 3)
+    )
+    with pytest.raises(InvalidArgument, match=r"^closest_mean_to_median: rows must be a non-empty"):
+        closest_mean_to_median(S, 3, rows=np.array([0, 13]))
+    with pytest.raises(InvalidArgument, match=r"beta must be an integer in \[1, 7\]; got beta=8"):
+        closest_mean_to_median(S, 8, rows=rows)
