@@ -120,7 +120,7 @@ def test_kernel_order_statistics_equal_numpy_sort(n, dtype, path):
     for kind, row in ((1, (n - 1) // 2), (2, n // 2)):
         for nt in nets:
             out = np.empty(131, dtype=dtype)
-            cw._coordinatewise_cpu(X, cw._MEDIAN, 0, 1, kind, nt, bounds, out)
+            cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._MEDIAN, 0, 1, kind, nt, bounds, out)
             np.testing.assert_array_equal(out, S[row])
 
 
@@ -135,8 +135,8 @@ def test_per_coordinate_path_parity(dtype):
     for rule, f, k in cases:
         a = np.empty(150, dtype=dtype)
         b = np.empty(150, dtype=dtype)
-        cw._coordinatewise_cpu(X, rule, f, k, 0, empty, bounds, a)
-        cw._coordinatewise_cpu(X, rule, f, k, 0, cw._network(41), bounds, b)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, empty, bounds, a)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, cw._network(41), bounds, b)
         np.testing.assert_array_equal(a, b)
 
 
