@@ -47,7 +47,7 @@ class AttackSpec:
         Whether the attack is a line ``c + phi * a`` over a factor phi, usable as ``base`` of
         ``defence_aware``.
     omission : bool
-        Whether the attack stands for *not sending* (the vectors it returns are placeholders that
+        Whether the attack stands for *not sending* (the vectors it returns are stand-ins that
         every receiver drops).
     params : mapping
         Parameter name -> default, read from ``cls.__init__``'s keyword-only parameters.

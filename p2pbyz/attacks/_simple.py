@@ -120,7 +120,7 @@ class Zero(Attack):
 class Drop(Attack):
     r"""Drop (omission) attack: the Byzantine nodes send nothing.
 
-    A vector attack must return (f, d) rows, so this one returns NaN placeholders: every rule's
+    A vector attack must return (f, d) rows, so this one returns NaN stand-in rows: every rule's
     non-finite policy (``nonfinite="drop"``) removes them and counts them against f, which is
     exactly what a missing message does to a synchronous aggregation. The emulator reads
     ``spec("drop").omission`` and sends no message at all.
@@ -504,7 +504,7 @@ register(AttackSpec(
     knowledge=_BOTH, noncolluding=True,
 ))
 register(AttackSpec(
-    name="drop", cls=Drop, formula="no message (NaN placeholders, dropped by the receiver)",
+    name="drop", cls=Drop, formula="no message (NaN stand-in rows, dropped by the receiver)",
     paper="crash/omission failure; DESIGN.md 'Byzantine behaviour'", knowledge=_BOTH,
     noncolluding=True, omission=True,
 ))

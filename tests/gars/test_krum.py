@@ -138,14 +138,14 @@ def test_exact_tie_between_distinct_rows_goes_to_smallest_index():
 
 def test_neighbour_variants_choose_differently():
     """The options are real: n-f-2 vs n-f-1 neighbours, squared vs plain distances can disagree."""
-    seen = set()
+    disagreements = 0
     for seed in range(40):
         X = np.random.default_rng(seed).standard_normal((7, 2))
         picks = tuple(
             int(np.flatnonzero((X == gars.krum(X, 2, **v)).all(axis=1))[0]) for v in VARIANTS
         )
-        seen.add(len(set(picks)) > 1)
-    assert True in seen
+        disagreements += len(set(picks)) > 1
+    assert disagreements > 0
 
 
 def test_honest_value_exact_and_bounded():
