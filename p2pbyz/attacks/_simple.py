@@ -91,7 +91,16 @@ class Gaussian(Attack):
         return out
 
 
-class Zero(Attack):
+class _Constant(Attack):
+    """Every Byzantine vector is the constant ``fill`` in every coordinate (subclasses set it)."""
+
+    fill: float
+
+    def _vectors(self, H: np.ndarray, ctx: Round) -> np.ndarray:
+        return np.full((ctx.count, H.shape[1]), self.fill, dtype=ctx.dtype)
+
+
+class Zero(_Constant):
     r"""Zero attack: every Byzantine node sends the zero vector.
 
     .. math:: B_j = 0
@@ -109,15 +118,10 @@ class Zero(Attack):
     """
 
     name = "zero"
-
-    def __init__(self, *, knowledge: str = "omniscient", collude: bool = True) -> None:
-        super().__init__(knowledge=knowledge, collude=collude)
-
-    def _vectors(self, H: np.ndarray, ctx: Round) -> np.ndarray:
-        return np.zeros((ctx.count, H.shape[1]), dtype=ctx.dtype)
+    fill = 0.0
 
 
-class Drop(Attack):
+class Drop(_Constant):
     r"""Drop (omission) attack: the Byzantine nodes send nothing.
 
     A vector attack must return (f, d) rows, so this one returns NaN stand-in rows: every rule's
@@ -140,15 +144,10 @@ class Drop(Attack):
     """
 
     name = "drop"
-
-    def __init__(self, *, knowledge: str = "omniscient", collude: bool = True) -> None:
-        super().__init__(knowledge=knowledge, collude=collude)
-
-    def _vectors(self, H: np.ndarray, ctx: Round) -> np.ndarray:
-        return np.full((ctx.count, H.shape[1]), np.nan, dtype=ctx.dtype)
+    fill = np.nan
 
 
-class Inf(Attack):
+class Inf(_Constant):
     r"""Infinity attack: every coordinate of every Byzantine vector is ``+inf`` (byzfl's ``Inf``).
 
     .. math:: B_j = (+\infty, \dots, +\infty)
@@ -168,15 +167,10 @@ class Inf(Attack):
     """
 
     name = "inf"
-
-    def __init__(self, *, knowledge: str = "omniscient", collude: bool = True) -> None:
-        super().__init__(knowledge=knowledge, collude=collude)
-
-    def _vectors(self, H: np.ndarray, ctx: Round) -> np.ndarray:
-        return np.full((ctx.count, H.shape[1]), np.inf, dtype=ctx.dtype)
+    fill = np.inf
 
 
-class NaN(Attack):
+class NaN(_Constant):
     r"""NaN attack: every coordinate of every Byzantine vector is NaN.
 
     .. math:: B_j = (\mathrm{NaN}, \dots, \mathrm{NaN})
@@ -194,12 +188,7 @@ class NaN(Attack):
     """
 
     name = "nan"
-
-    def __init__(self, *, knowledge: str = "omniscient", collude: bool = True) -> None:
-        super().__init__(knowledge=knowledge, collude=collude)
-
-    def _vectors(self, H: np.ndarray, ctx: Round) -> np.ndarray:
-        return np.full((ctx.count, H.shape[1]), np.nan, dtype=ctx.dtype)
+    fill = np.nan
 
 
 class SignFlip(LineAttack):
