@@ -7,7 +7,7 @@ Call a rule by function (``gars.krum(X, f=2)``) or by name (``gars.aggregate("kr
 from __future__ import annotations
 
 from ..preagg import _preaggregators as _preaggregators  # noqa: F401  (registers pre-aggregators)
-from . import _average, _coordinatewise, _aksel, _krum, _bulyan, _geomed, _subset, _clipping  # noqa: F401
+from . import _average, _coordinatewise, _aksel, _krum, _bulyan, _geomed, _subset, _caf, _clipping  # noqa: F401
 from ._api import aggregate as aggregate
 from ._api import register_rule as register_rule
 from ._registry import PROPERTIES as PROPERTIES
@@ -24,6 +24,7 @@ from ._geomed import geometric_median as geometric_median
 from ._geomed import rfa as rfa
 from ._subset import mda as mda
 from ._subset import smea as smea
+from ._caf import caf as caf
 from ._clipping import centered_clipping as centered_clipping
 from ._clipping import monna as monna
 from ._krum import krum as krum
@@ -48,6 +49,6 @@ __all__ = [
     "PROPERTIES",
     "aggregate", "names", "spec", "GarSpec", "cuda_available", "average",
     "median", "trimmed_mean", "phocas", "meamed", "aksel",
-    "geometric_median", "rfa", "mda", "smea", "centered_clipping", "monna",
+    "geometric_median", "rfa", "mda", "smea", "caf", "centered_clipping", "monna",
     "krum", "multi_krum", "medoid", "one_minus_p_krum", "bulyan", "multi_bulyan",
 ]

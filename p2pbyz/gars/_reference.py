@@ -324,6 +324,35 @@ def smea(X, f):
     return X[list(best[1])].mean(axis=0)
 
 
+def caf(X, f):
+    """Covariance-bound agnostic filter, straight from its definition: weighted mean, d x d
+    weighted covariance, its top eigenvector, squared projections, ``c_i *= 1 - tau_i / tau_max``
+    (max over the rows still weighted) while ``sum(c) > n - 2f``; the mean of the smallest top
+    eigenvalue met (the average when f = 0)."""
+    X = _f64(X)
+    n = X.shape[0]
+    c = np.ones(n)
+    best_lam, best_mu = math.inf, X.mean(axis=0)
+    while c.sum() > n - 2 * f:
+        w = c / c.sum()
+        mu = w @ X
+        Y = X - mu
+        lams, V = np.linalg.eigh((Y * w[:, None]).T @ Y)
+        lam = max(float(lams[-1]), 0.0)
+        if lam < best_lam:
+            best_lam, best_mu = lam, mu
+        if lam == 0.0:
+            break
+        tau = (Y @ V[:, -1]) ** 2
+        live = c > 0
+        tmax = tau[live].max()
+        if not tmax > 0:
+            break
+        c = np.where(live, c * np.maximum(1.0 - tau / tmax, 0.0), 0.0)
+        c[live & (tau >= tmax)] = 0.0
+    return best_mu
+
+
 # ----------------------------------------------------------------------------------------------
 # Clipping-based rules
 

@@ -48,6 +48,7 @@ RULE_CASES = [
     ("rfa", {"nu": 0.5, "T": 2}, 7, 1),
     ("mda", {}, 8, 2),
     ("smea", {}, 8, 2),
+    ("caf", {}, 9, 3),
     ("centered_clipping", {}, 7, 1),
     ("centered_clipping", {"tau": 0.5, "L": 3}, 7, 1),
     ("monna", {}, 8, 2),

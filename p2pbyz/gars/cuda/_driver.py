@@ -1,8 +1,8 @@
 """Host side of the CUDA target: input conversion, non-finite policy, pre-aggregators, rules.
 
 Everything here keeps X on the device. What comes back to the host is small and named: the n
-row flags of the non-finite scan, the n x n distance matrix for MDA / SMEA (their subset search
-is combinatorial and runs on the host), one uniform draw's worth of nothing (1-p Krum draws on the
+row flags of the non-finite scan, the n x n distance matrix for MDA / SMEA / CAF (their subset search
+or n x n eigenproblems run on the host), one uniform draw's worth of nothing (1-p Krum draws on the
 host), and two scalars per Weiszfeld iteration for the stopping test.
 """
 
@@ -434,6 +434,19 @@ def _smea(X, f, p):
     return set_means(X, best[None, :], np.array([m]), X.dtype)[0]
 
 
+def _caf(X, f, p):
+    """Distances on the device; CAF's n x n eigenproblems on the host (the CPU path's own
+    ``caf_weights``); the weighted mean on the device."""
+    from .._caf import caf_weights
+
+    n, d = X.shape
+    w = np.full(n, 1.0 / n) if f == 0 else caf_weights(sq_distances(X).copy_to_host(), f)
+    out = cuda.device_array(d, dtype=X.dtype)
+    blocks, threads = K.grid_1d(d)
+    K.weighted_rows[blocks, threads](X, cuda.to_device(w), n, 1, out)
+    return out
+
+
 _RULES: dict[str, tuple[Callable[..., Any], frozenset[str]]] = {
     "average": (_average, frozenset()),
     "median": (_median, frozenset({"kind"})),
@@ -451,6 +464,7 @@ _RULES: dict[str, tuple[Callable[..., Any], frozenset[str]]] = {
     "rfa": (_rfa, frozenset({"nu", "T", "z0"})),
     "mda": (_mda, frozenset()),
     "smea": (_smea, frozenset()),
+    "caf": (_caf, frozenset()),
     "centered_clipping": (_centered_clipping, frozenset({"tau", "L", "v0"})),
     "monna": (_monna, frozenset({"pivot"})),
 }
