@@ -13,14 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api, _reference
-from ._common import chunk_bounds
+from ._common import NonFiniteInput, chunk_bounds
 from ._coordinatewise import (
     _KIND_CODE,
     _LANES,
     _MAX_CHUNKS,
     KINDS,
     _median_sq_distances_cpu,
-    _network,
+    _sort_rows,
     _rows_mean_cpu,
 )
 from ._registry import GarSpec, register
@@ -39,7 +39,9 @@ def _selection_size(n: int, f: int, mode: str) -> int:
 def _aksel_impl(X: np.ndarray, f: int, *, mode: str = "mid", kind: str = "midpoint") -> np.ndarray:
     n, d = X.shape
     bounds = chunk_bounds(d, _LANES, _MAX_CHUNKS)
-    dist = _median_sq_distances_cpu(X, _KIND_CODE[kind], _network(n, median_only=True), bounds)
+    dist, bad = _median_sq_distances_cpu(X, _KIND_CODE[kind], _sort_rows(n), bounds)
+    if bad:
+        raise NonFiniteInput
     # the c smallest distances, exact ties to the smallest index (stable sort)
     rows = np.argsort(dist, kind="stable")[: _selection_size(n, f, mode)].astype(np.int64)
     out = np.empty(d, dtype=X.dtype)
@@ -137,5 +139,6 @@ register(
             "angular_error": "O(sqrt(d)) in general, O(sqrt(d log n)) for Gaussian gradients "
             "[paper, abstract; constants not retrieved]",
         },
+        detects_nonfinite=True,
     )
 )

@@ -15,7 +15,7 @@ from .._validation import as_gradients, check_choice, check_int
 from ..errors import ByzantineAssumptionError, InvalidArgument
 from ..preagg import _registry as pre_registry
 from . import _registry
-from ._common import nonfinite_rows
+from ._common import NonFiniteInput, nonfinite_rows
 
 __all__ = [
     "run", "aggregate", "normalize_pre", "check_call", "drop_nonfinite", "threads_for", "register_rule",
@@ -162,12 +162,17 @@ def run(
     n = X.shape[0]
     check_call(spec, n, f, pre_list, params)
     with threads_for(X.size):
-        if spec.nonfinite_propagates and not pre_list:
-            # Optimistic: a finite output proves every row finite (see GarSpec), so the scan for
-            # NaN/inf rows (one more read of X) only runs when the output says it must.
-            out = apply_cpu(spec, X, f, pre_list, params)
-            if np.isfinite(out).all():
-                return out
+        if (spec.nonfinite_propagates or spec.detects_nonfinite) and not pre_list:
+            # Optimistic: a rule that checks its own input, or a finite output of a rule through
+            # which any NaN/inf propagates, proves every row finite (see GarSpec), so the scan for
+            # NaN/inf rows (one more read of X) only runs when it must.
+            try:
+                out = apply_cpu(spec, X, f, pre_list, params)
+            except NonFiniteInput:
+                pass
+            else:
+                if spec.detects_nonfinite or np.isfinite(out).all():
+                    return out
         X, f, dropped = drop_nonfinite(X, f, nonfinite, spec.name)
         if dropped.size:
             check_call(spec, X.shape[0], f, pre_list, params)

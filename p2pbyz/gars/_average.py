@@ -23,10 +23,12 @@ def _average_cpu(X, bounds, out):  # pragma: no cover - compiled
         hi = bounds[c + 1]
         acc = np.zeros(hi - lo, dtype=np.float64)
         for i in range(n):
-            for k in range(lo, hi):
-                acc[k - lo] += X[i, k]
-        for k in range(lo, hi):
-            out[k] = acc[k - lo] / n
+            x = X[i, lo:hi]  # a 1-d view: ``X[i, k]`` in the loop compiles to scalar code
+            for k in range(hi - lo):
+                acc[k] += x[k]
+        res = out[lo:hi]
+        for k in range(hi - lo):
+            res[k] = acc[k] / n
 
 
 def _average_impl(X: np.ndarray, f: int) -> np.ndarray:

@@ -12,7 +12,13 @@ from numba import njit, prange
 
 from .. import config
 
-__all__ = ["nonfinite_rows", "sq_distances", "chunk_bounds"]
+__all__ = ["nonfinite_rows", "sq_distances", "chunk_bounds", "NonFiniteInput"]
+
+
+class NonFiniteInput(Exception):
+    """Raised by a rule's CPU implementation that checks its own input (``GarSpec.detects_nonfinite``)
+    when it met a NaN or an infinity: the wrapper then applies the non-finite policy and runs the
+    rule again on the rows kept. Internal; never reaches users."""
 
 # Exponent masks: a float is non-finite (inf or NaN) iff all its exponent bits are set.
 _EXP32 = np.uint32(0x7F800000)
@@ -30,9 +36,10 @@ def _nonfinite_rows_u32(bits, block):  # pragma: no cover - compiled
         lo = b * block
         hi = min(d, lo + block)
         acc = np.uint32(0)
-        for k in range(lo, hi):
+        row = bits[i, lo:hi]  # a 1-d view: ``bits[i, k]`` in the loop compiles to scalar code
+        for k in range(hi - lo):
             # integer OR-reduction of "exponent all ones": vectorises without fastmath
-            acc |= np.uint32((bits[i, k] & _EXP32) == _EXP32)
+            acc |= np.uint32((row[k] & _EXP32) == _EXP32)
         flags[i, b] = acc != 0
     out = np.zeros(n, dtype=np.bool_)
     for i in range(n):
@@ -54,8 +61,9 @@ def _nonfinite_rows_u64(bits, block):  # pragma: no cover - compiled
         lo = b * block
         hi = min(d, lo + block)
         acc = np.uint64(0)
-        for k in range(lo, hi):
-            acc |= np.uint64((bits[i, k] & _EXP64) == _EXP64)
+        row = bits[i, lo:hi]  # a 1-d view: ``bits[i, k]`` in the loop compiles to scalar code
+        for k in range(hi - lo):
+            acc |= np.uint64((row[k] & _EXP64) == _EXP64)
         flags[i, b] = acc != 0
     out = np.zeros(n, dtype=np.bool_)
     for i in range(n):

@@ -73,6 +73,11 @@ class GarSpec:
         True when a non-finite input row always makes the kernel's output non-finite (averaging:
         any NaN or inf reaches the sum). The wrapper then runs the kernel first and scans the rows
         for NaN/inf only if the output is not finite, saving one read of X in the common case.
+    detects_nonfinite : bool
+        True when ``impl`` checks its own input while reading it and raises
+        :class:`~p2pbyz.gars._common.NonFiniteInput` if it holds a NaN or an infinity (the
+        coordinate-wise kernels fold the check into their block loads). The wrapper then runs
+        ``impl`` first and applies the non-finite policy only when it raised.
     """
 
     name: str
@@ -88,6 +93,7 @@ class GarSpec:
     theory: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     nonfinite_propagates: bool = False
+    detects_nonfinite: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.properties) - PROPERTIES

@@ -55,6 +55,16 @@ def assert_matches(got, want, dtype, scale):
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol * scale)
 
 
+def assert_matches_or_coin_flip(got, X, f, dtype, scale, mode="mid", kind="midpoint"):
+    """As :func:`assert_matches`, except that with n = 2, a midpoint median and c = 1 the two
+    rows are at the same distance from the median up to rounding (x1 - m = -(x2 - m) exactly in
+    reals), so which one wins depends on summation order: either row is a correct answer."""
+    if X.shape[0] == 2 and kind == "midpoint" and mode == "mid":
+        assert any(np.array_equal(got, X[i]) for i in range(2))
+        return
+    assert_matches(got, ref.aksel(X, f, mode=mode, kind=kind), dtype, scale)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 9, 16, 33, 70])
@@ -66,7 +76,7 @@ def test_parity_grid(dtype, style, n):
             X, scale = make_input(rng, n, d, ff, dtype, style)
             for mode in MODES:
                 got = _aksel._aksel_impl(X, ff, mode=mode)
-                assert_matches(got, ref.aksel(X, ff, mode=mode), dtype, scale)
+                assert_matches_or_coin_flip(got, X, ff, dtype, scale, mode=mode)
 
 
 @given(
@@ -84,7 +94,7 @@ def test_parity_hypothesis(seed, n, d, fsel, dtype, style, mode, kind):
     f = int(fsel * ((n - 1) // 2))
     X, scale = make_input(rng, n, d, f, dtype, style)
     got = _aksel._aksel_impl(X, f, mode=mode, kind=kind)
-    assert_matches(got, ref.aksel(X, f, mode=mode, kind=kind), dtype, scale)
+    assert_matches_or_coin_flip(got, X, f, dtype, scale, mode=mode, kind=kind)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -199,7 +209,7 @@ def test_same_result_whatever_the_thread_count(two_threads, dtype):
         numba.set_num_threads(threads)
         results[threads] = [_aksel._aksel_impl(X, 8, mode=m) for m in MODES]
         one_chunk = np.array([0, X.shape[1]], dtype=np.int64)
-        net = _aksel._network(17, median_only=True)
-        results[threads].append(_aksel._median_sq_distances_cpu(X, 0, net, one_chunk))
+        N = _aksel._sort_rows(17)
+        results[threads].append(_aksel._median_sq_distances_cpu(X, 0, N, one_chunk)[0])
     for a, b in zip(results[1], results[2], strict=True):
         np.testing.assert_array_equal(a, b)

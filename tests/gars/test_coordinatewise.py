@@ -1,5 +1,5 @@
 """Coordinate-wise rules (median, trimmed mean, Phocas, MeaMed) and Bulyan's coordinate phase:
-the sorting network, parity with the numpy reference, tie conventions, errors, determinism."""
+the bitonic sort, parity with the numpy reference, tie conventions, errors, determinism."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from p2pbyz import config, gars
-from p2pbyz.errors import InvalidArgument, RequirementError
+from p2pbyz.errors import ByzantineAssumptionError, InvalidArgument, RequirementError
 from p2pbyz.gars import _coordinatewise as cw
 from p2pbyz.gars import _reference as ref
 
@@ -72,71 +72,84 @@ def reference(rule, X, f, **params):
 # The sorting network
 
 
-def _apply(net, cols):
-    cols = cols.copy()
-    for a, b in net:
-        lo = np.minimum(cols[a], cols[b])
-        hi = np.maximum(cols[a], cols[b])
-        cols[a], cols[b] = lo, hi
-    return cols
+def _bitonic(cols: np.ndarray, rows: np.ndarray = cw._ALL_ROWS) -> np.ndarray:
+    """Sort every column of ``cols`` (or of its rows ``rows``) with the kernels' bitonic sort,
+    block by block of ``_LANES`` columns; returns the n sorted rows."""
+    n = rows.size if rows.size else cols.shape[0]
+    N = cw._sort_rows(n)
+    buf = np.empty((N, cw._LANES), dtype=cols.dtype)
+    buf[n:] = np.inf
+    out = np.empty((n, cols.shape[1]), dtype=cols.dtype)
+    chk = np.zeros(cw._LANES, dtype=cols.dtype)
+    for lo in range(0, cols.shape[1], cw._LANES):
+        hi = min(cols.shape[1], lo + cw._LANES)
+        cw._bitonic_load_sort(
+            cols, rows, lo, hi, n, buf, hi, min(cols.shape[1], hi + cw._LANES), chk
+        )
+        out[:, lo:hi] = buf[:n, : hi - lo]
+        assert np.isinf(buf[n:]).all()  # the padding rows stay +inf
+    assert not np.isnan(chk).any()
+    return out
 
 
 @pytest.mark.parametrize("n", range(1, 17))
-def test_network_sorts_every_zero_one_input(n):
-    """0-1 principle: a comparator network that sorts all 2^n binary inputs sorts everything;
-    the median-only network places the middle order statistics of every binary input."""
-    cols = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.int8).T.copy()
-    full = _apply(cw._network(n), cols)
-    assert (np.diff(full, axis=0) >= 0).all()
-    mid = _apply(cw._network(n, median_only=True), cols)
-    for row in {(n - 1) // 2, n // 2}:
-        np.testing.assert_array_equal(mid[row], full[row])
-    assert len(cw._network(n, median_only=True)) <= len(cw._network(n))
+def test_bitonic_sorts_every_zero_one_input(n):
+    """0-1 principle: the bitonic sort is a comparator network (which comparators it skips
+    depends on n only), so sorting all 2^n binary inputs proves it sorts everything."""
+    cols = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.float64).T.copy()
+    out = _bitonic(cols)
+    assert (np.diff(out, axis=0) >= 0).all()
+    np.testing.assert_array_equal(out.sum(axis=0), cols.sum(axis=0))
 
 
-@pytest.mark.parametrize("n", [17, 31, 32, 33, 64, 100, 255, 256, 1000])
-def test_network_comparators_are_ordered_pairs_within_range(n):
-    net = cw._network(n)
-    assert net.shape[1] == 2 and len(net) > 0
-    assert (net[:, 0] < net[:, 1]).all() and net.min() >= 0 and net.max() < n
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [*range(17, 41), 63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 600])
+def test_bitonic_sorts_like_numpy(n, dtype):
+    """Random values with ties, a partial last block, and the row-subset (in place) variant."""
+    rng = np.random.default_rng(n)
+    X = rng.integers(-4, 5, size=(n + 3, cw._LANES + 37)).astype(dtype)
+    X[:, ::2] += rng.normal(size=(n + 3, (cw._LANES + 38) // 2)).astype(dtype)
+    np.testing.assert_array_equal(_bitonic(X[:n].copy()), np.sort(X[:n], axis=0))
+    rows = rng.permutation(n + 3)[:n].astype(np.int64)
+    np.testing.assert_array_equal(_bitonic(X, rows), np.sort(X[rows], axis=0))
 
 
-def test_large_n_uses_per_coordinate_sort():
-    assert cw._network(cw._NETWORK_MAX_N + 1).shape == (0, 2)
-    assert len(cw._network(cw._NETWORK_MAX_N)) > 0
+def test_sort_rows():
+    assert [cw._sort_rows(n) for n in (1, 7, 8, 9, 16, 17, 100)] == [8, 8, 8, 16, 16, 32, 128]
+    assert cw._sort_rows(cw._NETWORK_MAX_N) == cw._NETWORK_MAX_N
+    assert cw._sort_rows(cw._NETWORK_MAX_N + 1) == 0  # per-coordinate sorts
 
 
 @pytest.mark.parametrize("n", [2, 5, 16, 33, 64, 70, 300, 1100])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("path", ["network", "per_coordinate"])
 def test_kernel_order_statistics_equal_numpy_sort(n, dtype, path):
-    """Both sorting paths give numpy's order statistics exactly (d = 131: two full blocks + 3)."""
+    """Both sorting paths give numpy's order statistics exactly (two full blocks + 3 columns)."""
     rng = np.random.default_rng(n)
-    X = rng.normal(size=(n, 131)).astype(dtype)
+    d = 2 * cw._LANES + 3
+    X = rng.normal(size=(n, d)).astype(dtype)
     S = np.sort(X, axis=0)
-    net = cw._network(n if path == "network" else cw._NETWORK_MAX_N + 1)
-    bounds = np.array([0, 64, 131], dtype=np.int64)
-    nets = [net, cw._network(n, median_only=True)] if path == "network" else [net]
+    N = cw._sort_rows(n) if path == "network" else 0
+    bounds = np.array([0, cw._LANES, d], dtype=np.int64)
     for kind, row in ((1, (n - 1) // 2), (2, n // 2)):
-        for nt in nets:
-            out = np.empty(131, dtype=dtype)
-            cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._MEDIAN, 0, 1, kind, nt, bounds, out)
-            np.testing.assert_array_equal(out, S[row])
+        out = np.empty(d, dtype=dtype)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._MEDIAN, 0, 1, kind, N, bounds, out)
+        np.testing.assert_array_equal(out, S[row])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_per_coordinate_path_parity(dtype):
-    """The per-coordinate sort path (empty network) runs every rule like the network path."""
+    """The per-coordinate sort path runs every rule like the network path."""
     rng = np.random.default_rng(17)
-    X, _ = make_input(rng, 41, 150, 13, dtype, "integers")
-    bounds = np.array([0, 64, 128, 150], dtype=np.int64)
-    empty = cw._network(cw._NETWORK_MAX_N + 1)
+    d = 2 * cw._LANES + 22
+    X, _ = make_input(rng, 41, d, 13, dtype, "integers")
+    bounds = np.array([0, cw._LANES, 2 * cw._LANES, d], dtype=np.int64)
     cases = ((cw._MEDIAN, 0, 1), (cw._TRIMMED, 13, 1), (cw._PHOCAS, 13, 28), (cw._CLOSEST, 0, 9))
     for rule, f, k in cases:
-        a = np.empty(150, dtype=dtype)
-        b = np.empty(150, dtype=dtype)
-        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, empty, bounds, a)
-        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, cw._network(41), bounds, b)
+        a = np.empty(d, dtype=dtype)
+        b = np.empty(d, dtype=dtype)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, 0, bounds, a)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, rule, f, k, 0, cw._sort_rows(41), bounds, b)
         np.testing.assert_array_equal(a, b)
 
 
@@ -406,3 +419,37 @@ def test_closest_mean_to_median_reads_selected_rows_in_place(dtype) -> None:
         closest_mean_to_median(S, 3, rows=np.array([0, 13]))
     with pytest.raises(InvalidArgument, match=r"beta must be an integer in \[1, 7\]; got beta=8"):
         closest_mean_to_median(S, 8, rows=rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# The non-finite check folded into the block loads
+
+
+def _check_nonfinite_dropped(rule, X, f, bad, cells):
+    for row, col in cells:
+        Y = X.copy()
+        Y[row, col] = bad
+        expected = gars.aggregate(rule, np.delete(X, row, axis=0), f - 1)
+        np.testing.assert_array_equal(gars.aggregate(rule, Y, f), expected)
+        with pytest.raises(ByzantineAssumptionError, match="NaN or infinity"):
+            gars.aggregate(rule, Y, f, nonfinite="raise")
+
+
+@pytest.mark.parametrize("rule", [*RULES, "aksel"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_one_nonfinite_value_anywhere_is_dropped_like_its_row(rule, dtype, bad):
+    """The kernels check the values they load (no separate scan of X): a single NaN or infinity,
+    in the first, a middle or the partial last block, makes the wrapper drop its row and count it
+    against f, exactly as if the row had been removed; nonfinite="raise" refuses it."""
+    rng = np.random.default_rng(9)
+    d = 3 * cw._LANES + 5
+    X = rng.normal(size=(9, d)).astype(dtype)
+    _check_nonfinite_dropped(rule, X, 2, bad, ((0, 0), (4, cw._LANES + 7), (8, d - 1)))
+
+
+def test_nonfinite_check_on_the_per_coordinate_path():
+    """n > _NETWORK_MAX_N: the per-coordinate sorts check their loads too."""
+    n = cw._NETWORK_MAX_N + 2
+    X = np.random.default_rng(1).normal(size=(n, cw._LANES + 3))
+    _check_nonfinite_dropped("median", X, 1000, np.nan, ((n - 1, cw._LANES + 2),))
