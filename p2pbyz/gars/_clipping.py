@@ -34,10 +34,12 @@ def _sq_dist_to_cpu(X, z, bounds):  # pragma: no cover - compiled
     for c in prange(nchunks):
         lo = bounds[c]
         hi = bounds[c + 1]
+        zc = z[lo:hi]
         for i in range(n):
+            x = X[i, lo:hi]  # 1-d views: ``X[i, k]`` in the loop compiles to scalar code
             s = 0.0
-            for k in range(lo, hi):
-                t = np.float64(X[i, k]) - np.float64(z[k])
+            for k in range(hi - lo):
+                t = np.float64(x[k]) - np.float64(zc[k])
                 s += t * t
             part[c, i] = s
     out = np.zeros(n, dtype=np.float64)
@@ -65,10 +67,12 @@ def _centered_clipping_cpu(X, v0, bounds, tau, L):  # pragma: no cover - compile
         for c in prange(nchunks):
             lo = bounds[c]
             hi = bounds[c + 1]
+            vc = v[lo:hi]
             for i in range(n):
+                x = X[i, lo:hi]  # 1-d views: ``X[i, k]`` in the loop compiles to scalar code
                 s = 0.0
-                for k in range(lo, hi):
-                    t = np.float64(X[i, k]) - v[k]
+                for k in range(hi - lo):
+                    t = np.float64(x[k]) - vc[k]
                     s += t * t
                 part[c, i] = s
         for i in range(n):
@@ -80,14 +84,17 @@ def _centered_clipping_cpu(X, v0, bounds, tau, L):  # pragma: no cover - compile
         for c in prange(nchunks):
             lo = bounds[c]
             hi = bounds[c + 1]
-            for k in range(lo, hi):
-                acc[k] = 0.0
+            ac = acc[lo:hi]
+            vc = v[lo:hi]
+            for k in range(hi - lo):
+                ac[k] = 0.0
             for i in range(n):
                 si = scale[i]
-                for k in range(lo, hi):
-                    acc[k] += (np.float64(X[i, k]) - v[k]) * si
-            for k in range(lo, hi):
-                v[k] = v[k] + acc[k] / n
+                x = X[i, lo:hi]
+                for k in range(hi - lo):
+                    ac[k] += (np.float64(x[k]) - vc[k]) * si
+            for k in range(hi - lo):
+                vc[k] = vc[k] + ac[k] / n
     return v
 
 

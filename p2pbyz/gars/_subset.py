@@ -52,14 +52,15 @@ def _mean_rows_cpu(X, idx, bounds):  # pragma: no cover - compiled
     for c in prange(nchunks):
         lo = bounds[c]
         hi = bounds[c + 1]
-        for k in range(lo, hi):
-            out[k] = 0.0
+        o = out[lo:hi]  # 1-d views: ``X[i, k]`` in the loop compiles to scalar code
+        for k in range(hi - lo):
+            o[k] = 0.0
         for t in range(m):
-            i = idx[t]
-            for k in range(lo, hi):
-                out[k] += X[i, k]
-        for k in range(lo, hi):
-            out[k] = out[k] / m
+            x = X[idx[t], lo:hi]
+            for k in range(hi - lo):
+                o[k] += x[k]
+        for k in range(hi - lo):
+            o[k] = o[k] / m
     return out
 
 

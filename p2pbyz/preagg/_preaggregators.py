@@ -49,13 +49,14 @@ def _group_means_cpu(X, rows, starts, bounds):  # pragma: no cover - compiled
         hi = bounds[c + 1]
         a = starts[g]
         b = starts[g + 1]
+        o = out[g, lo:hi]  # 1-d views: ``X[i, k]`` in the loop compiles to scalar code
         for q in range(a, b):
-            i = rows[q]
-            for k in range(lo, hi):
-                out[g, k] += X[i, k]
+            x = X[rows[q], lo:hi]
+            for k in range(hi - lo):
+                o[k] += x[k]
         m = b - a
-        for k in range(lo, hi):
-            out[g, k] = out[g, k] / m
+        for k in range(hi - lo):
+            o[k] = o[k] / m
     return out
 
 
