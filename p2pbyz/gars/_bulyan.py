@@ -1,9 +1,10 @@
 """The Bulyan family: Bulyan over Krum and Multi-Bulyan over Multi-Krum (THEORY.md §2, §3).
 
 Both run theta Krum-scored selections on a shrinking set, then a coordinate phase. The distances are
-computed once (:func:`._common.sq_distances`, the O(n^2 d) cost); at every step the scores are
-*recomputed* on the remaining rows from that matrix (O(n^2) with each row's neighbours sorted once),
-never carried over from the previous step as the LPD-EPFL Python code does (THEORY.md §3).
+computed once (:class:`._krum.ScoreBounds`: float32 bounds made exact where a step needs it, the
+O(n^2 d) cost); at every step the scores are *recomputed* on the remaining rows from that matrix
+(O(n^2) with each row's neighbours sorted once), never carried over from the previous step as the
+LPD-EPFL Python code does (THEORY.md §3).
 """
 
 from __future__ import annotations
@@ -13,14 +14,7 @@ from numba import njit, prange
 
 from . import _api, _reference
 from ._common import chunk_bounds
-from ._krum import (
-    _check_krum_options,
-    _row_orders,
-    _scores,
-    check_m,
-    eta,
-    score_matrix,
-)
+from ._krum import ScoreBounds, _check_krum_options, check_m, eta
 from ._registry import GarSpec, register
 from .. import config
 from ..errors import InvalidArgument
@@ -37,9 +31,13 @@ _MULTI_BULYAN_PAPER = (
 )
 
 
-@njit(cache=True)
-def _iterated_selection(E, order, f, theta, paper, m):  # pragma: no cover - compiled
-    """theta selection steps on the shrinking set R (all rows at first).
+def _iterated_selection(E, f, theta, paper, m):
+    """theta selection steps on the shrinking set R (all rows at first); E is a
+    :class:`._krum.ScoreBounds`, so every step selects what the exact float64 scores select.
+
+    Bulyan starts from the exact matrix (``fast=False``): its theta successive minima among
+    close honest scores fall inside the float32 bounds' width (relative 3e-5) so often that
+    nearly every selected row had to be made exact (measured: slower than the exact matrix).
 
     At step k, |R| = n-k and every row of R is scored within R with neighbour count
     |R|-f-2 (``paper``) or |R|-f-1, clamped to [0, |R|-1] (THEORY.md §2, inner-Krum corner case).
@@ -47,37 +45,21 @@ def _iterated_selection(E, order, f, theta, paper, m):  # pragma: no cover - com
     step k also records the max(1, m-k) best-ranked rows (at most |R|), whose mean is the step's
     selected vector. Returns (picks, groups, sizes).
     """
-    n = E.shape[0]
+    n = E.X.shape[0]
     alive = np.ones(n, dtype=np.bool_)
     picks = np.empty(theta, dtype=np.int64)
-    width = max(1, m)
-    groups = np.zeros((theta, width), dtype=np.int64)
+    groups = np.zeros((theta, max(1, m)), dtype=np.int64)
     sizes = np.ones(theta, dtype=np.int64)
     for step in range(theta):
         r = n - step
         k = r - f - 2 if paper else r - f - 1
         k = max(0, min(k, r - 1))
-        s = _scores(E, order, alive, k)
-        idx = np.empty(r, dtype=np.int64)
-        c = 0
-        for i in range(n):
-            if alive[i]:
-                idx[c] = i
-                c += 1
-        if m > 0:
-            ranked = idx[np.argsort(s[idx], kind="mergesort")]
-            mk = max(1, min(m - step, r))
-            groups[step, :mk] = ranked[:mk]
-            sizes[step] = mk
-            pick = ranked[0]
-        else:
-            pick = idx[0]
-            for t in range(1, r):
-                if s[idx[t]] < s[pick]:
-                    pick = idx[t]
-            groups[step, 0] = pick
-        picks[step] = pick
-        alive[pick] = False
+        mk = max(1, min(m - step, r)) if m > 0 else 1
+        top = E.ranked(alive, k, mk)
+        groups[step, :mk] = top
+        sizes[step] = mk
+        picks[step] = top[0]
+        alive[top[0]] = False
     return picks, groups, sizes
 
 
@@ -139,8 +121,8 @@ def selection_indices(X: np.ndarray, f: int, *, theta=None, neighbours="paper", 
     """The theta row indices Bulyan's selection phase picks, in the order it picks them."""
     n = X.shape[0]
     theta, _ = _theta_beta(n, f, theta)
-    E = score_matrix(X, squared)
-    picks, _, _ = _iterated_selection(E, _row_orders(E), f, theta, neighbours == "paper", 0)
+    E = ScoreBounds(X, squared, fast=False)  # see _iterated_selection
+    picks, _, _ = _iterated_selection(E, f, theta, neighbours == "paper", 0)
     return picks
 
 
@@ -231,8 +213,8 @@ def _multi_bulyan_impl(
     n, d = X.shape
     theta, beta = _theta_beta(n, f, theta)
     m = n - f if m is None else int(m)
-    E = score_matrix(X, squared)
-    _, groups, sizes = _iterated_selection(E, _row_orders(E), f, theta, neighbours == "paper", m)
+    E = ScoreBounds(X, squared, fast=False)  # see _iterated_selection
+    _, groups, sizes = _iterated_selection(E, f, theta, neighbours == "paper", m)
     S = np.empty((theta, d), dtype=X.dtype)
     _group_means_kernel(X, groups, sizes, chunk_bounds(d, config.CPU_BLOCK, 4096), S)
     return _coordinate_phase(S, beta)

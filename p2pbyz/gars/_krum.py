@@ -1,8 +1,9 @@
 """The Krum family: Krum, Multi-Krum, the Medoid and 1-p Krum (THEORY.md §1).
 
-All four read one (n, n) matrix of squared distances (:func:`._common.sq_distances`: from
-differences, float64, deterministic), which is the whole O(n^2 d) cost; the selections after it are
-O(n^2 log n). Ties go to the smallest index (Krum, arXiv 1703.02757v1 footnote 3). The score
+All four read one (n, n) matrix of squared distances, which is the whole O(n^2 d) cost; the
+selections after it are O(n^2 log n). What they select is what the exact float64 distances (from
+differences, :func:`._common.sq_distances`) select; for float32 input they get there faster through
+certified float32 bounds (:class:`ScoreBounds`). Ties go to the smallest index (Krum, arXiv 1703.02757v1 footnote 3). The score
 helpers here are shared with :mod:`._bulyan`.
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _api, _reference
-from ._common import chunk_bounds, sq_distances
+from ._common import chunk_bounds, sq_distance_rows, sq_distances, sq_distances_bounded
 from ._registry import GarSpec, register
 from .. import config
 from .._random import as_generator
@@ -114,6 +115,118 @@ def score_matrix(X: np.ndarray, squared: bool) -> np.ndarray:
     return D if squared else np.sqrt(D)
 
 
+#: Beyond this fraction of rows made exact one by one, :class:`ScoreBounds` computes the whole
+#: exact matrix instead (a row costs n d, the matrix n^2 d / 2).
+_EXACT_ROWS_FRACTION = 0.25
+
+
+class ScoreBounds:
+    """The matrix E that Krum scores sum (squared distances, or distances) as certified bounds
+    ``lo <= E <= hi``, made exact row by row where a selection needs it.
+
+    Float32 input starts from :func:`._common.sq_distances_bounded` (float32 arithmetic, twice
+    the SIMD width, relative error about 1.5e-5); :func:`ranked` then only computes the exact
+    float64 distances (from differences) of the rows whose score intervals could change the
+    outcome: what is selected is exactly what the float64 computation selects, at about the cost
+    of the float32 one. Float64 input (and float32 sums that overflow) start exact.
+
+    A row's exact values come from :func:`._common.sq_distance_rows`, and only that row
+    is updated (other rows keep their valid bounds, and each row's ``order`` sorts both its
+    bounds). Two exact rows agree on their shared entry: ``(x - y)^2 == (y - x)^2`` in floating
+    point, summed in the same fixed order.
+    """
+
+    def __init__(self, X: np.ndarray, squared: bool, fast: bool = True) -> None:
+        self.X = X
+        self.squared = squared
+        n = X.shape[0]
+        approx = sq_distances_bounded(X) if fast else None
+        if approx is None:
+            self._set_exact_matrix()
+            return
+        D, rho, alpha = approx
+        lo = np.maximum(D * (1.0 - rho) - alpha, 0.0)
+        hi = D * (1.0 + rho) + alpha
+        np.fill_diagonal(lo, 0.0)
+        np.fill_diagonal(hi, 0.0)
+        if not squared:  # sqrt is monotone and correctly rounded: one ulp each way keeps bounds
+            lo = np.sqrt(lo) * (1.0 - 2.0**-52)
+            hi = np.sqrt(hi) * (1.0 + 2.0**-52)
+        self.lo, self.hi = lo, hi
+        self.order = _row_orders(D)
+        self.exact = np.zeros(n, dtype=np.bool_)
+
+    def _set_exact_matrix(self) -> None:
+        E = score_matrix(self.X, self.squared)
+        self.lo = self.hi = E
+        self.order = _row_orders(E)
+        self.exact = np.ones(E.shape[0], dtype=np.bool_)
+
+    def make_exact(self, rows: np.ndarray) -> None:
+        """Replace the bounds of ``rows`` by their exact values (one pass over X)."""
+        n = self.X.shape[0]
+        rows = np.array([i for i in rows if not self.exact[i]], dtype=np.int64)
+        if self.exact.sum() + rows.size > _EXACT_ROWS_FRACTION * n:
+            self._set_exact_matrix()
+            return
+        D = sq_distance_rows(self.X, rows)
+        E = D if self.squared else np.sqrt(D)
+        self.lo[rows] = E
+        self.hi[rows] = E
+        self.order[rows] = np.argsort(E, axis=1)
+        self.exact[rows] = True
+
+    def scores(self, alive: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds on the Krum score (sum of the k smallest entries over the other alive rows) of
+        every alive row; equal, and exact, for exact rows (inf for rows not alive)."""
+        slo = _scores(self.lo, self.order, alive, k)
+        if self.hi is self.lo:
+            return slo, slo
+        return slo, _scores(self.hi, self.order, alive, k)
+
+    def ranked(self, alive: np.ndarray, k: int, count: int) -> np.ndarray:
+        """The ``count`` alive rows of smallest exact score, ranked by (score, index).
+
+        Rows whose lower bound exceeds the count-th smallest upper bound cannot rank; among the
+        others, every row whose interval overlaps another's is made exact, until none does (or
+        only exact rows overlap, which then compare exactly). The ranking by lower bounds is then
+        the exact one.
+        """
+        while True:
+            slo, shi = self.scores(alive, k)
+            idx = np.flatnonzero(alive)
+            top = np.partition(shi[idx], count - 1)[count - 1]
+            R = idx[slo[idx] <= top]
+            a, b = slo[R], shi[R]
+            overlap = (a[:, None] <= b[None, :]) & (a[None, :] <= b[:, None])
+            np.fill_diagonal(overlap, False)
+            unsure = R[overlap.any(axis=1) & ~self.exact[R]]
+            if unsure.size == 0:
+                return R[np.lexsort((R, a))][:count]
+            self.make_exact(unsure)
+
+    def smallest_set(self, alive: np.ndarray, k: int, count: int) -> np.ndarray:
+        """The ``count`` alive rows of smallest exact score (ties by index), in index order.
+
+        Only the boundary is certified: a row is in for sure when at least (alive - count) rows
+        are surely worse, out for sure when ``count`` rows are surely better; the others are made
+        exact and the boundary among them is drawn by (exact score, index).
+        """
+        while True:
+            slo, shi = self.scores(alive, k)
+            idx = np.flatnonzero(alive)
+            a, b = slo[idx], shi[idx]
+            worse = (a[None, :] > b[:, None]).sum(axis=1)  # rows surely worse than each row
+            better = (b[None, :] < a[:, None]).sum(axis=1)  # rows surely better than each row
+            sure_in = worse >= idx.size - count
+            unsure = ~sure_in & (better < count)
+            if not (unsure & ~self.exact[idx]).any():
+                rest = idx[unsure]
+                rest = rest[np.lexsort((rest, slo[rest]))][: count - int(sure_in.sum())]
+                return np.sort(np.concatenate([idx[sure_in], rest]))
+            self.make_exact(idx[unsure & ~self.exact[idx]])
+
+
 def neighbour_count(r: int, f: int, neighbours: str) -> int:
     """Neighbours in a Krum score among r rows: r-f-2 ("paper") or r-f-1, clamped to [0, r-1]."""
     k = r - f - 2 if neighbours == "paper" else r - f - 1
@@ -121,11 +234,19 @@ def neighbour_count(r: int, f: int, neighbours: str) -> int:
 
 
 def krum_scores(X: np.ndarray, f: int, *, neighbours: str = "paper", squared: bool = True):
-    """Krum score of every row of ``X`` (float64); see :func:`krum`."""
+    """Krum score of every row of ``X`` (float64, exact); see :func:`krum`."""
     E = score_matrix(X, squared)
     n = E.shape[0]
     alive = np.ones(n, dtype=np.bool_)
     return _scores(E, _row_orders(E), alive, neighbour_count(n, f, neighbours))
+
+
+def krum_ranking(X: np.ndarray, f: int, count: int, neighbours: str, squared: bool) -> np.ndarray:
+    """The ``count`` rows of smallest Krum score, by (score, index), exactly as the float64
+    scores rank them (:class:`ScoreBounds`)."""
+    n = X.shape[0]
+    alive = np.ones(n, dtype=np.bool_)
+    return ScoreBounds(X, squared).ranked(alive, neighbour_count(n, f, neighbours), count)
 
 
 def _check_krum_options(owner: str, neighbours: object, squared: object) -> None:
@@ -197,8 +318,7 @@ KRUM_THEORY = {
 
 
 def _krum_index(X: np.ndarray, f: int, neighbours: str, squared: bool) -> int:
-    s = krum_scores(X, f, neighbours=neighbours, squared=squared)
-    return int(_argmin_first(s))
+    return int(krum_ranking(X, f, 1, neighbours, squared)[0])
 
 
 def _krum_impl(X: np.ndarray, f: int, *, neighbours: str = "paper", squared: bool = True):
@@ -274,9 +394,10 @@ def _multi_krum_impl(
 ):
     n = X.shape[0]
     m = n - f if m is None else int(m)
-    s = krum_scores(X, f, neighbours=neighbours, squared=squared)
-    sel = np.argsort(s, kind="stable")[:m]
-    return mean_rows(X, sel)
+    alive = np.ones(n, dtype=np.bool_)
+    k = neighbour_count(n, f, neighbours)
+    # the mean of the selected set, rows added in index order: only the set has to be certified
+    return mean_rows(X, ScoreBounds(X, squared).smallest_set(alive, k, m))
 
 
 def _multi_krum_check(n: int, f: int, *, m=None, neighbours="paper", squared=True) -> None:
@@ -315,7 +436,7 @@ def multi_krum(
     Returns
     -------
     ndarray, shape (d,)
-        The mean, in the dtype of ``X`` (accumulated in float64, rows added in score order).
+        The mean, in the dtype of ``X`` (accumulated in float64, rows added in index order).
 
     Notes
     -----
@@ -341,9 +462,10 @@ def multi_krum(
 
 
 def _medoid_impl(X: np.ndarray, f: int):
-    E = np.sqrt(sq_distances(X))
-    tot = E.sum(axis=1)
-    return X[int(_argmin_first(tot))].copy()
+    # the medoid is the row of smallest Krum-style score over all n-1 others, unsquared distances
+    n = X.shape[0]
+    alive = np.ones(n, dtype=np.bool_)
+    return X[int(ScoreBounds(X, False).ranked(alive, n - 1, 1)[0])].copy()
 
 
 def medoid(X, f, *, pre=(), nonfinite="drop", target="cpu"):

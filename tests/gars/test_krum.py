@@ -14,7 +14,8 @@ from hypothesis.extra import numpy as hnp
 
 from p2pbyz import gars
 from p2pbyz.errors import InvalidArgument, RequirementError
-from p2pbyz.gars import _krum, _reference
+from p2pbyz.gars import _bulyan, _krum, _reference
+from p2pbyz.gars._common import sq_distances, sq_distances_bounded
 
 DTYPES = [np.float32, np.float64]
 VARIANTS = [
@@ -309,3 +310,80 @@ def test_theory_hooks():
     assert gars.spec("one_minus_p_krum").properties == frozenset({"randomized"})
     assert "selects_input" in spec.properties and "selects_input" in gars.spec("medoid").properties
     assert gars.spec("multi_krum").params == {"m": None, "neighbours": "paper", "squared": True}
+
+
+# ----------------------------------------------------------------------------------------------
+# The float32 fast path: certified bounds, exact where it matters
+
+
+def _near_tie_rows(rng, n, d, gap):
+    """Rows whose two best Krum scores differ by a relative ``gap`` (about rho or less)."""
+    X = rng.normal(size=(n, d))
+    X[1] = X[0] * (1.0 + gap)  # rows 0 and 1 score almost the same
+    return X.astype(np.float32)
+
+
+@pytest.mark.parametrize("style", ["normal", "near_duplicate", "tiny", "huge_ok", "lattice"])
+def test_bounded_distances_contain_the_exact_ones(style):
+    rng = np.random.default_rng(len(style))
+    n, d = 9, 3000
+    X = {
+        "normal": lambda: rng.normal(size=(n, d)),
+        "near_duplicate": lambda: 1.0 + 1e-6 * rng.normal(size=(n, d)),
+        "tiny": lambda: 1e-30 * rng.normal(size=(n, d)),
+        "huge_ok": lambda: 1e15 * rng.normal(size=(n, d)),
+        "lattice": lambda: rng.integers(-2, 3, size=(n, d)).astype(float),
+    }[style]().astype(np.float32)
+    X[4] = X[2]
+    D, rho, alpha = sq_distances_bounded(X)
+    exact = sq_distances(X)
+    assert np.all(exact >= D * (1 - rho) - alpha) and np.all(exact <= D * (1 + rho) + alpha)
+    assert D[2, 4] == 0.0 and rho < 1e-4
+
+
+def test_bounded_distances_decline_float64_and_overflow():
+    assert sq_distances_bounded(np.ones((3, 4))) is None
+    X = np.zeros((3, 4), dtype=np.float32)
+    X[0] = 3e19  # squares overflow float32
+    assert sq_distances_bounded(X) is None
+    np.testing.assert_array_equal(gars.krum(X, 0), X[1])  # the exact path takes over
+
+
+@pytest.mark.parametrize("gap", [0.0, 1e-9, 1e-7, 1e-5, 1e-3])
+@pytest.mark.parametrize("rule", ["krum", "multi_krum", "medoid", "bulyan", "multi_bulyan"])
+def test_float32_selects_what_float64_selects(rule, gap):
+    """Near ties below the float32 bound are settled by exact float64 rows: float32 input selects
+    the rows that the same values in float64 select."""
+    rng = np.random.default_rng(int(gap * 1e9) + len(rule))
+    X = _near_tie_rows(rng, 15, 2000, gap)
+    X64 = X.astype(np.float64)
+    if rule in ("krum", "medoid"):
+        out = getattr(gars, rule)(X, 3)
+        np.testing.assert_array_equal(out.astype(np.float64), getattr(gars, rule)(X64, 3))
+    elif rule == "multi_krum":
+        alive = np.ones(15, dtype=np.bool_)
+        for m in (1, 2, 5, 12):
+            want = _krum.krum_ranking(X64, 3, m, "paper", True)
+            assert _krum.krum_ranking(X, 3, m, "paper", True).tolist() == want.tolist()
+            got = _krum.ScoreBounds(X, True).smallest_set(alive, 10, m)
+            assert got.tolist() == sorted(want.tolist())
+    else:  # Bulyan uses the exact matrix by default: check the fast bounds select the same
+        m = 6 if rule == "multi_bulyan" else 0
+        got = _bulyan._iterated_selection(_krum.ScoreBounds(X, True, fast=True), 3, 9, True, m)
+        want = _bulyan._iterated_selection(_krum.ScoreBounds(X64, True), 3, 9, True, m)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fast_path_makes_few_rows_exact():
+    """On generic input the float32 bounds settle Krum with at most a few exact rows."""
+    X = np.random.default_rng(5).normal(size=(64, 5000)).astype(np.float32)
+    sb = _krum.ScoreBounds(X, True)
+    best = sb.ranked(np.ones(64, dtype=np.bool_), _krum.neighbour_count(64, 10, "paper"), 1)
+    assert sb.exact.sum() <= 4
+    assert best[0] == int(np.argmin(_krum.krum_scores(X.astype(np.float64), 10)))
+    sb = _krum.ScoreBounds(X, True)
+    chosen = sb.smallest_set(np.ones(64, dtype=np.bool_), _krum.neighbour_count(64, 10, "paper"), 54)
+    assert sb.exact.sum() <= 8
+    want = np.argsort(_krum.krum_scores(X.astype(np.float64), 10), kind="stable")[:54]
+    assert chosen.tolist() == sorted(want.tolist())
