@@ -123,8 +123,8 @@ def test_validation_messages_match_the_cpu_path(X, match, where):
 
 @needs_cuda
 def test_rule_without_a_kernel_says_so():
-    spec = reference_spec("average", name="caf")
-    with pytest.raises(InvalidArgument, match=r"^caf: this rule has no CUDA kernel yet; use target='cpu'"):
+    spec = reference_spec("average", name="not_on_gpu")
+    with pytest.raises(InvalidArgument, match=r"^not_on_gpu: this rule has no CUDA kernel yet; use target='cpu'"):
         _run(spec, _X(), 1)
 
 
