@@ -420,8 +420,7 @@ class NodeContext:
     def rng(self) -> np.random.Generator:
         node = self._node
         if node.rng is None:
-            assert node.ss is not None
-            node.rng = _child_generator(node.ss, 0)
+            node.rng = _child_generator(self._net._node_seed(node), 0)
         return node.rng
 
     def now(self) -> float:
@@ -985,8 +984,7 @@ class Network:
             return
         outs = [Outgoing(self._ids[j], payload)]
         if node.prng is None:
-            assert node.ss is not None
-            node.prng = _child_generator(node.ss, 1)
+            node.prng = _child_generator(self._node_seed(node), 1)
         for pol in node.policies:
             nxt: list[Outgoing] = []
             for o in outs:
@@ -1006,6 +1004,18 @@ class Network:
                 )
             psize = size if o.payload is payload else payload_size(o.payload, self._small)
             self._emit(node, k, o.payload, psize, o.delay)
+
+    def _node_seed(self, node: _Node) -> np.random.SeedSequence:
+        """The SeedSequence of ``node``'s streams (keyed ``(node domain, index)`` under the root),
+        made on first use: most behaviours never draw, and at 10,000 nodes making them all
+        up front costs a few tenths of a second."""
+        ss = node.ss
+        if ss is None:
+            root = self._ss
+            ss = node.ss = np.random.SeedSequence(
+                root.entropy, spawn_key=tuple(root.spawn_key) + (_KEY_NODE, node.idx)
+            )
+        return ss
 
     @staticmethod
     def _seq(node: _Node) -> int:
@@ -1360,9 +1370,6 @@ class Network:
         active = [n for n in nodes if n.state == _NEW]
         # Seed the heap: starts in node order, then scheduled crashes and recoveries.
         for node in active:
-            node.ss = np.random.SeedSequence(
-                self._ss.entropy, spawn_key=tuple(self._ss.spawn_key) + (_KEY_NODE, node.idx)
-            )
             node.ctx = NodeContext(self, node)
             self._push(node.start_at, _START, node.idx, None)
         scheduled = [(n.idx, p) for n in nodes for p in n.policies] + self._crashes
