@@ -33,7 +33,7 @@ import os
 import time
 from collections import deque
 from itertools import compress
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import IO, Any
@@ -1560,16 +1560,16 @@ class Network:
         0
         """
         links = {}
-        tot = dict.fromkeys(
-            ("sent", "delivered", "lost", "partitioned", "duplicated", "throttled", "malformed",
-             "undeliverable", "in_flight"), 0,
-        )  # fmt: skip
-        for n in self._nodes:
-            for link in n.links.values():
-                s = self._link_stats(link)
-                links[(s.src, s.dst)] = s
-                for k in tot:
-                    tot[k] += getattr(s, k)
+        used = [link for n in self._nodes for link in n.links.values()]
+        for link in used:
+            s = self._link_stats(link)
+            links[(s.src, s.dst)] = s
+        # The totals, summed over the links' own counters (same names as the snapshot's fields).
+        tot = {
+            k: sum(map(attrgetter(k), used))
+            for k in ("sent", "delivered", "lost", "partitioned", "duplicated", "throttled",
+                      "malformed", "undeliverable", "in_flight")
+        }  # fmt: skip
         # Throttling at a full link counts on the link too; nothing to add from nodes.
         nodes = {n.id: self._node_stats(n) for n in self._nodes}
         run = RunStatistics(
