@@ -631,13 +631,13 @@ class NodeContext:
         if net._running == 0:
             reschedule(net._router)
         v = await wait_task_rescheduled(_abort)
-        if v == _W_MSG:
-            return net._pop(node)
         if v == _W_HANDOFF:
             m = node.handoff
             node.handoff = None
             node.consumed += 1
             return m
+        if v == _W_MSG:
+            return net._pop(node)
         if v == _W_TIMEOUT:
             return None
         raise _Crashed
