@@ -15,8 +15,10 @@ may depend on it):
   own state (inbox, clock, streams, links they send on; the counters are sums).
 * What a node emits (messages, timers) gets a ``seq`` that does not depend on when trio ran it:
   ``c * (n + 1) + i`` for the ``c``-th emission of the node of index ``i`` (``n`` nodes; the
-  router's own events use ``i = n``), and goes straight into the heap (the order in which a heap
-  pops unique keys does not depend on the order they were pushed in). Link randomness is drawn from per-link streams that only the sender uses,
+  router's own events use ``i = n``), and is queued for the heap, which the router merges it into
+  at the start of the next window (the order in which a heap pops unique keys does not depend on
+  the order they were pushed in; where the router sorts a window instead, ties of time are
+  ordered by ``seq``). Link randomness is drawn from per-link streams that only the sender uses,
   node randomness from per-node streams, all derived from one :class:`numpy.random.SeedSequence`
   by key.
 
@@ -91,6 +93,30 @@ def _sorted_by_time(entries: list[tuple[Any, ...]], t: np.ndarray) -> list[tuple
     return list(itemgetter(*order.tolist())(entries))
 
 
+def _partition(heap: list[tuple[Any, ...]], t: np.ndarray, wmax: float) -> list[tuple[Any, ...]]:
+    """Remove from ``heap`` (any order; ``t`` its entries' times) and return, in ``(time, seq)``
+    order, its events at or before ``wmax``; leave the others in ``heap`` as a valid heap."""
+    # Each entry's time has been read once, into ``t`` (the entries are scattered in memory: at
+    # 10,000 nodes, reading them is what costs); the partition and the orders are computed on
+    # the array of times, and the entries gathered by C loops.
+    inwin = t <= wmax
+    win = list(compress(heap, inwin.tolist()))
+    later = ~inwin
+    rest = list(compress(heap, later.tolist()))
+    srest = _sorted_by_time(rest, t[later])
+    if srest is None:
+        heapq.heapify(rest)
+        srest = rest
+    heap[:] = srest  # a list sorted by (time, seq) is a valid heap
+    swin = _sorted_by_time(win, t[inwin])
+    if swin is None:
+        # Two stable key sorts (seq, then time) compare plain ints and floats, not tuples.
+        win.sort(key=_SEQ)
+        win.sort(key=_TIME)
+        swin = win
+    return swin
+
+
 def _take_window(heap: list[tuple[Any, ...]], wmax: float) -> list[tuple[Any, ...]]:
     """Remove from ``heap`` and return, in ``(time, seq)`` order, its events at or before ``wmax``.
 
@@ -117,26 +143,7 @@ def _take_window(heap: list[tuple[Any, ...]], wmax: float) -> list[tuple[Any, ..
                     if c + 1 < n:
                         stack.append(c + 1)
         if budget < 0:
-            # Each entry's time is read once (the entries are scattered in memory: at 10,000
-            # nodes, reading them is what costs); the partition and the orders are computed on
-            # the array of times.
-            t = np.fromiter(map(_TIME, heap), np.float64, n)
-            inwin = t <= wmax
-            win = list(compress(heap, inwin.tolist()))
-            later = ~inwin
-            rest = list(compress(heap, later.tolist()))
-            srest = _sorted_by_time(rest, t[later])
-            if srest is None:
-                heapq.heapify(rest)
-                srest = rest
-            heap[:] = srest
-            swin = _sorted_by_time(win, t[inwin])
-            if swin is None:
-                # Two stable key sorts (seq, then time) compare plain ints and floats, not tuples.
-                win.sort(key=_SEQ)
-                win.sort(key=_TIME)
-                swin = win
-            return swin
+            return _partition(heap, np.fromiter(map(_TIME, heap), np.float64, n), wmax)
     win = []
     pop = heapq.heappop
     while heap and heap[0][0] <= wmax:
@@ -494,7 +501,7 @@ class NodeContext:
             node.sent += len(out)
             emit = net._emit
             links = node.links
-            heap = net._heap
+            pend = net._pend.append
             now = node.now
             lcap = net._lcap
             src = node.id
@@ -528,7 +535,7 @@ class NodeContext:
                     link.in_flight = n
                     if n > link.peak:
                         link.peak = n
-                    _push(heap, _tnew(Message, (
+                    pend(_tnew(Message, (
                         now + lat, seq, src, link.dst_id, payload, now, size, k, 0,
                     )))  # fmt: skip
                     seq += stride
@@ -626,7 +633,7 @@ class NodeContext:
         # Network._park, inlined (one coroutine frame less to resume on every wake).
         node.token += 1
         if deadline != _INF:
-            _push(net._heap, (deadline, net._seq(node), _TIMER, node.idx, node.token))
+            net._pend.append((deadline, net._seq(node), _TIMER, node.idx, node.token))
         net._running -= 1
         if net._running == 0:
             reschedule(net._router)
@@ -808,6 +815,9 @@ class Network:
         self._crashes: list[tuple[int, Crash]] = []
         self._edge_policies: dict[tuple[int, int], LinkPolicy] = {}
         self._heap: list[tuple[Any, ...]] = []
+        # Events emitted by nodes, not yet in the heap: the router merges them at the start of
+        # the next window (see _next_window), usually without sifting them in one by one.
+        self._pend: list[tuple[Any, ...]] = []
         self._draws = _LinkDraws(self._ss)
         self._n = len(self._nodes)
         self._base = self._n  # next sequence number of the router's own events
@@ -844,7 +854,7 @@ class Network:
         kind = "directed" if self._directed else "undirected"
         return (
             f"<Network {len(self._nodes)} nodes {kind}, now={self._vtime!r}, "
-            f"in_flight={len(self._heap)}, lookahead={self.lookahead!r}>"
+            f"in_flight={len(self._heap) + len(self._pend)}, lookahead={self.lookahead!r}>"
         )
 
     @property
@@ -1077,7 +1087,7 @@ class Network:
                 link.peak = n
             seq = node.seq
             node.seq = seq + node.stride
-            _push(self._heap, _tnew(Message, (
+            self._pend.append(_tnew(Message, (
                 now + delay + lat, seq, node.id, link.dst_id, payload, now, size, k, 0,
             )))  # fmt: skip
             return
@@ -1115,7 +1125,7 @@ class Network:
             if c:
                 link.duplicated += 1
             link.in_flight += 1
-            _push(self._heap, _tnew(Message, (
+            self._pend.append(_tnew(Message, (
                 d, self._seq(node), node.id, link.dst_id, payload, now, size, k, c,
             )))  # fmt: skip
         if link.in_flight > link.peak:
@@ -1192,7 +1202,7 @@ class Network:
         """Block the calling node until the router resumes it; return the wake value."""
         node.token += 1
         if deadline != _INF:
-            _push(self._heap, (deadline, self._seq(node), _TIMER, node.idx, node.token))
+            self._pend.append((deadline, self._seq(node), _TIMER, node.idx, node.token))
         self._running -= 1
         if self._running == 0:
             reschedule(self._router)
@@ -1298,6 +1308,41 @@ class Network:
         _push(self._heap, (t, self._base, kind, j, data))
         self._base += self._n + 1
 
+    def _next_window(self, horizon: float) -> tuple[float, float, list[tuple[Any, ...]]] | None:
+        """Merge the pending events into the heap and take the next window off it: its first
+        event's time ``t0``, its end ``wmax`` and its events in ``(time, seq)`` order; ``None``
+        (everything left queued) when the next event is later than ``horizon``."""
+        heap = self._heap
+        pend = self._pend
+        L = self.lookahead
+        n = len(heap) + len(pend)
+        if pend and n >= _BATCH_MIN and 8 * len(pend) >= len(heap):
+            # Many new events (a wide lookahead, many nodes): one pass over all the entries,
+            # which costs at most 9 reads per new event, instead of sifting each one in and
+            # popping the window.
+            heap.extend(pend)
+            pend.clear()
+            t = np.fromiter(map(_TIME, heap), np.float64, n)
+            t0 = heap[int(t.argmin())][0]
+            if t0 > horizon:
+                heapq.heapify(heap)
+                return None
+            wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
+            if wmax > horizon:
+                wmax = horizon
+            evs = _partition(heap, t, wmax)
+            return evs[0][0], wmax, evs  # the first event by (time, seq), as heap[0] would be
+        for ev in pend:
+            _push(heap, ev)
+        pend.clear()
+        t0 = heap[0][0]
+        if t0 > horizon:
+            return None
+        wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
+        if wmax > horizon:
+            wmax = horizon
+        return t0, wmax, _take_window(heap, wmax)
+
     def _write_trace(self) -> None:
         buf = self._tbuf
         if not buf:
@@ -1402,7 +1447,6 @@ class Network:
             for t, what in pol.schedule():
                 self._push(t, _CRASH if what == "crash" else _RECOVER, i, None)
         heap = self._heap
-        L = self.lookahead
         advance = self._advance_blocked
         async with trio.open_nursery() as nursery:
             if active:
@@ -1411,20 +1455,18 @@ class Network:
                     nursery.start_soon(self._node_main, node)
                 await wait_task_rescheduled(_abort)
             effective = self._vtime  # the last instant at which something happened
-            while heap:
-                t0 = heap[0][0]
-                if t0 > horizon:
+            pend = self._pend
+            while heap or pend:
+                window = self._next_window(horizon)
+                if window is None:
                     break
-                wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
-                if wmax > horizon:
-                    wmax = horizon
+                t0, wmax, evs = window
                 self._wmax = wmax
                 self._vtime = t0
                 self._set_clock(t0)
                 self._windows += 1
                 win = self._windows
                 woken: list[_Node] = []
-                evs = _take_window(heap, wmax)
                 for ev in evs:
                     if type(ev) is Message:
                         node = byid[ev[3]]
