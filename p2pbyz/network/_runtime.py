@@ -34,9 +34,9 @@ import math
 import os
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from itertools import compress
 from operator import attrgetter, itemgetter
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import IO, Any
 
