@@ -14,7 +14,7 @@ from numba import njit, prange
 
 from . import _api, _reference
 from ._common import chunk_bounds
-from ._krum import ScoreBounds, _check_krum_options, check_m, eta
+from ._krum import ScoreBounds, _check_krum_options, _scores, check_m, eta
 from ._registry import GarSpec, register
 from .. import config
 from ..errors import InvalidArgument
@@ -45,6 +45,8 @@ def _iterated_selection(E, f, theta, paper, m):
     step k also records the max(1, m-k) best-ranked rows (at most |R|), whose mean is the step's
     selected vector. Returns (picks, groups, sizes).
     """
+    if E.exact.all():
+        return _iterated_selection_exact(E.lo, E.order, f, theta, paper, m)
     n = E.X.shape[0]
     alive = np.ones(n, dtype=np.bool_)
     picks = np.empty(theta, dtype=np.int64)
@@ -60,6 +62,44 @@ def _iterated_selection(E, f, theta, paper, m):
         sizes[step] = mk
         picks[step] = top[0]
         alive[top[0]] = False
+    return picks, groups, sizes
+
+
+@njit(cache=True)
+def _iterated_selection_exact(E, order, f, theta, paper, m):  # pragma: no cover - compiled
+    """:func:`_iterated_selection` on an exact matrix, compiled (no bounds to certify): the same
+    steps, ranks and outputs."""
+    n = E.shape[0]
+    alive = np.ones(n, dtype=np.bool_)
+    picks = np.empty(theta, dtype=np.int64)
+    width = max(1, m)
+    groups = np.zeros((theta, width), dtype=np.int64)
+    sizes = np.ones(theta, dtype=np.int64)
+    for step in range(theta):
+        r = n - step
+        k = r - f - 2 if paper else r - f - 1
+        k = max(0, min(k, r - 1))
+        s = _scores(E, order, alive, k)
+        idx = np.empty(r, dtype=np.int64)
+        c = 0
+        for i in range(n):
+            if alive[i]:
+                idx[c] = i
+                c += 1
+        if m > 0:
+            ranked = idx[np.argsort(s[idx], kind="mergesort")]
+            mk = max(1, min(m - step, r))
+            groups[step, :mk] = ranked[:mk]
+            sizes[step] = mk
+            pick = ranked[0]
+        else:
+            pick = idx[0]
+            for t in range(1, r):
+                if s[idx[t]] < s[pick]:
+                    pick = idx[t]
+            groups[step, 0] = pick
+        picks[step] = pick
+        alive[pick] = False
     return picks, groups, sizes
 
 

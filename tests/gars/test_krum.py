@@ -371,8 +371,10 @@ def test_float32_selects_what_float64_selects(rule, gap):
         m = 6 if rule == "multi_bulyan" else 0
         got = _bulyan._iterated_selection(_krum.ScoreBounds(X, True, fast=True), 3, 9, True, m)
         want = _bulyan._iterated_selection(_krum.ScoreBounds(X64, True), 3, 9, True, m)
-        for a, b in zip(got, want, strict=True):
+        exact = _bulyan._iterated_selection(_krum.ScoreBounds(X, True, fast=False), 3, 9, True, m)
+        for a, b, c in zip(got, want, exact, strict=True):
             np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(a, c)
 
 
 def test_fast_path_makes_few_rows_exact():
