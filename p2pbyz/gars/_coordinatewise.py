@@ -596,13 +596,14 @@ def _any_nan(v):  # pragma: no cover - compiled
     return False
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _median_sq_distances_cpu(X, kind, N, bounds):  # pragma: no cover - compiled
     """Squared distance (float64) of every row of X to the coordinate-wise median, and whether a
     value read was NaN or infinite (the distances are then meaningless).
 
-    Each chunk of coordinates accumulates per row and per lane (a fixed order), then sums its
-    lanes in order; chunks are added in chunk order after the parallel loop.
+    Each block adds its squared differences per row into a float64 sum (``reassoc`` lets the
+    compiler vectorise it, in a fixed order), each chunk sums its blocks in order, and chunks are
+    added in chunk order after the parallel loop: the result does not depend on the threads.
     """
     n, d = X.shape
     nchunks = bounds.shape[0] - 1
@@ -614,7 +615,6 @@ def _median_sq_distances_cpu(X, kind, N, bounds):  # pragma: no cover - compiled
         buf = full[:n]
         col = np.empty(n, dtype=X.dtype)
         med = np.empty(_LANES, dtype=np.float64)
-        lane = np.zeros((n, _LANES), dtype=np.float64)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
             _load_sort(X, _ALL_ROWS, lo, hi, N, full, col, min(bounds[c + 1], hi + _LANES), chk)
@@ -622,15 +622,11 @@ def _median_sq_distances_cpu(X, kind, N, bounds):  # pragma: no cover - compiled
             w = hi - lo
             for i in range(n):
                 x = X[i, lo:hi]
-                acc = lane[i]
+                s = 0.0
                 for t in range(w):
                     diff = np.float64(x[t]) - med[t]
-                    acc[t] += diff * diff
-        for i in range(n):
-            s = 0.0
-            for t in range(_LANES):
-                s += lane[i, t]
-            partial[c, i] = s
+                    s += diff * diff
+                partial[c, i] += s
         bad[c] = _any_nan(chk)
     dist = np.zeros(n, dtype=np.float64)
     for c in range(nchunks):
