@@ -31,7 +31,9 @@ class Latency:
     """Base class of latency distributions (seconds of virtual time).
 
     Subclasses implement :meth:`sample` (``k`` draws from a :class:`numpy.random.Generator`, as a
-    float64 array) and :attr:`minimum` (a lower bound of every draw).
+    float64 array) and :attr:`minimum` (a lower bound of every draw). ``sample`` must make all its
+    draws during the call and not keep ``rng``: the runtime swaps each link's stream state in and
+    out of one shared generator, so a kept generator would later draw from another link's stream.
     """
 
     minimum: float = 0.0
