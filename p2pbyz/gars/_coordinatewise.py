@@ -56,7 +56,7 @@ _MAX_CHUNKS = 256
 KINDS = ("midpoint", "lower", "upper")
 _KIND_CODE = {"midpoint": 0, "lower": 1, "upper": 2}
 
-#: "every row" for :func:`_prefetch_rows`
+#: "every row": the kernels take row indices (Bulyan reads its selection in place), empty = all
 _ALL_ROWS = np.zeros(0, dtype=np.int64)
 
 # rule codes of the shared kernel
@@ -415,7 +415,6 @@ def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk):  # pragma: no co
     ``chk[t]`` accumulates ``x - x`` over the values loaded: NaN iff one of them was NaN or inf.
     """
     N = buf.shape[0]
-    w = hi - lo
     _load_rows(X, rows, lo, hi, buf, n, chk)
     for g in range(0, N, 8):
         if g + 1 < n:

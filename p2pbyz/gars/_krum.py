@@ -66,16 +66,6 @@ def _scores(E, order, alive, k):  # pragma: no cover - compiled
     return s
 
 
-@njit(cache=True)
-def _argmin_first(s):  # pragma: no cover - compiled
-    """Index of the smallest value, the smallest index on ties."""
-    best = 0
-    for i in range(1, s.shape[0]):
-        if s[i] < s[best]:
-            best = i
-    return best
-
-
 @njit(parallel=True, cache=True)
 def _mean_rows_kernel(X, rows, bounds, out):  # pragma: no cover - compiled
     """out = mean of X[rows] as X[r0] + (1/m) sum_t (X[rows[t]] - X[r0]), in float64, rows added in
