@@ -54,6 +54,10 @@ def _read_once(X):  # pragma: no cover - compiled
     return part.sum()
 
 
+#: Idle seconds before each rule's timing (see main).
+_SETTLE_S = 0.5
+
+
 def _timeit(fn, repeat: int) -> float:
     fn()  # warm: compile, page-in
     ts = []
@@ -175,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in rules:
             f = _choose_f(name, n)
             params = {"seed": 0} if "seed" in gars.spec(name).params else {}
+            # Let the previous rule's thread pools go to sleep first: OpenBLAS workers spin for
+            # a while after SMEA's or CAF's eigensolves and slowed the next rule by up to 10x.
+            time.sleep(_SETTLE_S)
             t = _timeit(lambda: gars.aggregate(name, X, f, **params), args.repeat)
             t_np = None
             if not args.no_numpy and name in NUMPY:
