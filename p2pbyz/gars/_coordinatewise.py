@@ -708,7 +708,7 @@ def closest_mean_to_median(
     Parameters
     ----------
     S : ndarray, shape (m, d)
-        Finite, C-contiguous float32 or float64 values (not checked for finiteness).
+        Finite float32 or float64 values (checked while they are read).
     beta : int
         Number of values averaged per coordinate, ``1 <= beta <= m`` (m = ``len(rows)`` when
         ``rows`` is given).
@@ -749,7 +749,13 @@ def closest_mean_to_median(
             f"closest_mean_to_median: beta must be an integer in [1, {m}]; got beta={beta!r}"
         )
     check_choice(kind, "kind", KINDS, owner="closest_mean_to_median")
-    return _run_kernel(np.ascontiguousarray(S), _CLOSEST, 0, int(beta), kind, idx)
+    try:
+        return _run_kernel(np.ascontiguousarray(S), _CLOSEST, 0, int(beta), kind, idx)
+    except NonFiniteInput:
+        raise InvalidArgument(
+            "closest_mean_to_median: S holds NaN or infinity (in the rows used); drop those rows "
+            "first (the rules' wrappers do: nonfinite='drop')"
+        ) from None
 
 
 def _check_kind(owner: str):

@@ -453,3 +453,11 @@ def test_nonfinite_check_on_the_per_coordinate_path():
     n = cw._NETWORK_MAX_N + 2
     X = np.random.default_rng(1).normal(size=(n, cw._LANES + 3))
     _check_nonfinite_dropped("median", X, 1000, np.nan, ((n - 1, cw._LANES + 2),))
+
+
+def test_closest_mean_to_median_refuses_nonfinite_values():
+    S = np.ones((5, 3))
+    S[2, 1] = np.nan
+    with pytest.raises(InvalidArgument, match="closest_mean_to_median: S holds NaN or infinity"):
+        cw.closest_mean_to_median(S, 2)
+    np.testing.assert_array_equal(cw.closest_mean_to_median(S, 2, rows=[0, 1, 3]), [1.0, 1.0, 1.0])
