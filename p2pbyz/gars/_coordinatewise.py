@@ -127,14 +127,8 @@ def _prefetch(typingctx, arr, i, j):
 @njit(cache=True)
 def _prefetch_rows(X, rows, lo, hi):  # pragma: no cover - compiled
     """Prefetch ``X[r, lo:hi]`` for r in ``rows`` (all rows when ``rows`` is empty)."""
-    if hi <= lo:
-        return
-    m = rows.shape[0]
-    for j in range(m if m > 0 else X.shape[0]):
-        r = rows[j] if m > 0 else j
-        for k in range(lo, hi, 8):
-            _prefetch(X, r, k)
-        _prefetch(X, r, hi - 1)
+    n = rows.shape[0] if rows.shape[0] > 0 else X.shape[0]
+    _prefetch_some(X, rows, 0, n, n, lo, hi)
 
 
 @njit(cache=True)
