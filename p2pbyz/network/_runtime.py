@@ -33,6 +33,7 @@ import heapq
 import math
 import os
 import time
+import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from itertools import compress
@@ -163,6 +164,39 @@ def _child_generator(ss: np.random.SeedSequence, k: int) -> np.random.Generator:
 
 def _abort(_: Any) -> Abort:
     return Abort.SUCCEEDED
+
+
+# The values tasks are resumed with, made once: a resumed task reads ``.value`` without
+# ``unwrap()`` (which would mark a shared outcome used), so one object serves every wake.
+_VALUES = tuple(outcome.Value(v) for v in range(6))
+_V_NONE = outcome.Value(None)
+_Value = outcome.Value
+
+try:  # trio's own trap message, built once (wait_task_rescheduled builds one per call)
+    from trio._core._traps import WaitTaskRescheduled as _WaitTaskRescheduled
+
+    _WAIT_MSG: Any = _WaitTaskRescheduled(_abort)
+    if type(_WAIT_MSG).__name__ != "WaitTaskRescheduled":  # pragma: no cover
+        raise ImportError
+except (ImportError, TypeError, AttributeError):  # pragma: no cover - another trio layout
+    _WAIT_MSG = None
+
+
+if _WAIT_MSG is not None:
+
+    @types.coroutine
+    def _wait() -> Any:
+        """``await wait_task_rescheduled(_abort)`` in one generator frame, without the per-call
+        trap message and with shared outcomes (a task is resumed on every wake of a node)."""
+        o = yield _WAIT_MSG
+        if type(o) is _Value:
+            return o.value
+        return o.unwrap()  # an Error: trio cancelling the task
+
+else:  # pragma: no cover
+
+    async def _wait() -> Any:
+        return await wait_task_rescheduled(_abort)
 
 
 _SCALARS = frozenset({int, float, bool, complex, type(None)})
@@ -636,8 +670,8 @@ class NodeContext:
             net._pend.append((deadline, net._seq(node), _TIMER, node.idx, node.token))
         net._running -= 1
         if net._running == 0:
-            reschedule(net._router)
-        v = await wait_task_rescheduled(_abort)
+            reschedule(net._router, _V_NONE)
+        v = await _wait()
         if v == _W_HANDOFF:
             m = node.handoff
             node.handoff = None
@@ -1205,13 +1239,13 @@ class Network:
             self._pend.append((deadline, self._seq(node), _TIMER, node.idx, node.token))
         self._running -= 1
         if self._running == 0:
-            reschedule(self._router)
-        return await wait_task_rescheduled(_abort)  # type: ignore[no-any-return]
+            reschedule(self._router, _V_NONE)
+        return await _wait()  # type: ignore[no-any-return]
 
     def _finish(self) -> None:
         self._running -= 1
         if self._running == 0:
-            reschedule(self._router)
+            reschedule(self._router, _V_NONE)
 
     def _wake(self, node: _Node, value: int, t: float) -> None:
         if value != _W_CRASH:
@@ -1453,7 +1487,7 @@ class Network:
                 self._running = len(active)
                 for node in active:
                     nursery.start_soon(self._node_main, node)
-                await wait_task_rescheduled(_abort)
+                await _wait()
             effective = self._vtime  # the last instant at which something happened
             pend = self._pend
             while heap or pend:
@@ -1512,8 +1546,8 @@ class Network:
                 if woken:
                     self._running = len(woken)
                     for node in woken:
-                        reschedule(node.task, outcome.Value(node.wake))
-                    await wait_task_rescheduled(_abort)
+                        reschedule(node.task, _VALUES[node.wake])
+                    await _wait()
                     for node in woken:
                         node.wq = ()  # type: ignore[assignment]
                         node.wpos = 0
