@@ -114,6 +114,29 @@ def test_selection_shrinks_and_matches_reference(dtype, name, X, f):
     assert picks == _reference_picks(X, f, n - 2 * f)
 
 
+@pytest.mark.parametrize("speculate", [True, False])
+@pytest.mark.parametrize("shift", [0.0, 5.0])
+@pytest.mark.parametrize("n, d", [(40, 3000), (64, 2000)])
+def test_selection_from_float32_bounds_is_the_exact_one(n, d, shift, speculate):
+    """Both Bulyans select from certified float32 bounds: the same picks and groups as the
+    compiled loop on the exact float64 matrix, with or without the speculative first run (without
+    it, the certified run stops at each unsure step and resumes once rows are exact)."""
+    rng = np.random.default_rng(n + int(shift))
+    X = rng.standard_normal((n, d)) + shift * rng.standard_normal(d)
+    X[5] = X[3] * (1 + 1e-7 * rng.standard_normal(d))  # a near tie: some rows must become exact
+    X = X.astype(np.float32)
+    f = (n - 3) // 4
+    theta = n - 2 * f
+    D = _krum.sq_distances(X)
+    for m in (0, n - f):
+        E = _krum.ScoreBounds(X, True)
+        got = _bulyan._iterated_selection(E, f, theta, True, m, speculate)
+        assert 0 < E.exact.sum() < n / 4  # the bounds path ran, and needed a few exact rows
+        want = _bulyan._iterated_selection_exact(D, _krum._row_orders(D), f, theta, True, m)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_rescoring_matters_stale_scores_differ():
     """Scores computed once and never updated (the LPD-EPFL Python code) pick another set here; we
     match the recomputing reference, not the stale one."""
