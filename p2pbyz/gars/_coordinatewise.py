@@ -484,18 +484,21 @@ def _trimmed_lanes(buf, f, acc):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _closest_lanes(buf, k, centre, start, acc):  # pragma: no cover - compiled
+def _closest_lanes(buf, k, centre, start, acc, alo, ahi):  # pragma: no cover - compiled
     """acc[t] = mean of the k values of sorted lane t closest to centre[t].
 
     Ties between ``c - a`` and ``c + a`` go to the smaller value, as in the reference's
     ``(|x - c|, x)`` order: the window ``s[a .. a+k-1]`` starts at the number of positions
     a < n-k for which ``s[a+k] - c < c - s[a]`` (strictly closer on the right), a predicate
     monotone in a. The window is then summed in ascending order, rows outside it adding 0.
+
+    The caller may promise that the start lies in ``[alo, ahi]`` (see :func:`_median_window`);
+    only those positions are tested and only rows ``alo .. ahi+k-1`` summed. Without a promise,
+    ``alo, ahi = 0, n-k``.
     """
-    n = buf.shape[0]
     for t in range(_LANES):
-        start[t] = 0.0
-    for a in range(n - k):
+        start[t] = np.float64(alo)
+    for a in range(alo, ahi):
         for t in range(_LANES):
             c = centre[t]
             right = np.float64(buf[a + k, t]) - c
@@ -503,11 +506,11 @@ def _closest_lanes(buf, k, centre, start, acc):  # pragma: no cover - compiled
             start[t] += 1.0 if right < left else 0.0
     for t in range(_LANES):
         acc[t] = 0.0
-    for j in range(n):
-        # row j is in the window iff start <= j < start + k, i.e. j-k < start <= j (start <= n-k)
+    for j in range(alo, ahi + k):
+        # row j is in the window iff start <= j < start + k, i.e. j-k < start <= j
         jf = np.float64(j)
         jk = np.float64(j - k)
-        if j < k and j >= n - k:
+        if j < alo + k and j >= ahi:
             for t in range(_LANES):
                 acc[t] += buf[j, t]
         else:
@@ -517,6 +520,23 @@ def _closest_lanes(buf, k, centre, start, acc):  # pragma: no cover - compiled
                 acc[t] += v if (s <= jf) & (jk < s) else 0.0
     for t in range(_LANES):
         acc[t] = acc[t] / k
+
+
+@njit(cache=True)
+def _median_window(n, k):  # pragma: no cover - compiled
+    """The range ``[alo, ahi]`` that holds the start of the window of the k values closest to the
+    median (midpoint, lower or upper) of n sorted values, with h = n // 2: ``[max(0, h-k),
+    min(h, n-k)]``.
+
+    At a = h the test ``s[a+k] - c < c - s[a]`` is false (c <= s[h], so the left side is >= 0
+    and the right one <= 0), so the start is at most h. For a <= h-k-1 both ``s[a]`` and
+    ``s[a+k]`` are <= s[h-1] <= c, so the test can only be false when ``s[a] = s[a+k] = c``:
+    then every value from the true start to ``s[h-1]`` equals c, and the window starting at
+    h-k holds k copies of c, the same values in the same order. Rounding keeps every sign used
+    here, and a nonzero difference of floats never rounds to 0.
+    """
+    h = n // 2
+    return max(0, h - k), min(h, n - k)
 
 
 @njit(cache=True)
@@ -562,6 +582,7 @@ def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: n
         cen = np.empty(_LANES, dtype=np.float64)
         acc = np.empty(_LANES, dtype=np.float64)
         start = np.empty(_LANES, dtype=np.float64)
+        alo, ahi = _median_window(n, k)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
             _load_sort(X, rows, lo, hi, N, full, col, min(bounds[c + 1], hi + _LANES), chk)
@@ -571,10 +592,10 @@ def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: n
                 _trimmed_lanes(buf, f, acc)
             elif rule == 2:
                 _trimmed_lanes(buf, f, cen)
-                _closest_lanes(buf, k, cen, start, acc)
+                _closest_lanes(buf, k, cen, start, acc, 0, n - k)
             else:
                 _median_lanes(buf, kind, cen)
-                _closest_lanes(buf, k, cen, start, acc)
+                _closest_lanes(buf, k, cen, start, acc, alo, ahi)
             for t in range(hi - lo):
                 out[lo + t] = acc[t]
         bad[c] = _any_nan(chk)

@@ -326,6 +326,20 @@ def test_closest_mean_to_median_parity(seed, m, d, bsel, dtype, style, kind):
     assert_matches(got, ref._coordinate_phase(S, beta, kind), dtype, scale)
 
 
+@pytest.mark.parametrize("kind", ["midpoint", "lower", "upper"])
+@pytest.mark.parametrize("m", [7, 8, 13, 66])
+def test_closest_to_median_with_long_runs_of_the_median(m, kind):
+    """Only the window starts [h-k, h] are tested near the median; columns where more than k values
+    equal the median (so the true start is further left) must still give the reference's mean."""
+    rng = np.random.default_rng(m)
+    d = 700
+    S = rng.integers(-2, 3, size=(m, d)).astype(np.float64)
+    S[: m - 2, ::3] = 0.0  # long runs of the median value in every third column
+    for beta in sorted({1, 2, m // 3, m // 2, m - 1}):
+        got = cw.closest_mean_to_median(S, beta, kind)
+        np.testing.assert_array_equal(got, ref._coordinate_phase(S, beta, kind))
+
+
 def test_closest_mean_to_median_is_meamed():
     X = np.random.default_rng(4).normal(size=(12, 77))
     np.testing.assert_array_equal(cw.closest_mean_to_median(X, 12 - 3), gars.meamed(X, 3))
