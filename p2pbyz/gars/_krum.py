@@ -115,7 +115,7 @@ class ScoreBounds:
     ``lo <= E <= hi``, made exact row by row where a selection needs it.
 
     Float32 input starts from :func:`._common.sq_distances_bounded` (float32 arithmetic, twice
-    the SIMD width, relative error about 1.5e-5); :func:`ranked` then only computes the exact
+    the SIMD width, relative error about 2e-6); :func:`ranked` then only computes the exact
     float64 distances (from differences) of the rows whose score intervals could change the
     outcome: what is selected is exactly what the float64 computation selects, at about the cost
     of the float32 one. Float64 input (and float32 sums that overflow) start exact.
