@@ -114,13 +114,12 @@ def test_selection_shrinks_and_matches_reference(dtype, name, X, f):
     assert picks == _reference_picks(X, f, n - 2 * f)
 
 
-@pytest.mark.parametrize("speculate", [True, False])
 @pytest.mark.parametrize("shift", [0.0, 5.0])
 @pytest.mark.parametrize("n, d", [(40, 3000), (64, 2000)])
-def test_selection_from_float32_bounds_is_the_exact_one(n, d, shift, speculate):
-    """Both Bulyans select from certified float32 bounds: the same picks and groups as the
-    compiled loop on the exact float64 matrix, with or without the speculative first run (without
-    it, the certified run stops at each unsure step and resumes once rows are exact)."""
+def test_selection_from_float32_bounds_is_the_exact_one(n, d, shift):
+    """Both Bulyans select from certified float32 bounds (stopping at the first unsure step,
+    making rows exact, resuming there): the same picks and groups as the compiled loop on the
+    exact float64 matrix."""
     rng = np.random.default_rng(n + int(shift))
     X = rng.standard_normal((n, d)) + shift * rng.standard_normal(d)
     X[5] = X[3] * (1 + 1e-7 * rng.standard_normal(d))  # a near tie: some rows must become exact
@@ -130,7 +129,7 @@ def test_selection_from_float32_bounds_is_the_exact_one(n, d, shift, speculate):
     D = _krum.sq_distances(X)
     for m in (0, n - f):
         E = _krum.ScoreBounds(X, True)
-        got = _bulyan._iterated_selection(E, f, theta, True, m, speculate)
+        got = _bulyan._iterated_selection(E, f, theta, True, m)
         assert 0 < E.exact.sum() < n / 4  # the bounds path ran, and needed a few exact rows
         want = _bulyan._iterated_selection_exact(D, _krum._row_orders(D), f, theta, True, m)
         for a, b in zip(got, want, strict=True):
