@@ -28,10 +28,12 @@ gives the same trace, byte for byte.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import heapq
 import math
 import os
+import sys
 import time
 import types
 from collections import deque
@@ -252,15 +254,69 @@ _PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128
 _M128 = (1 << 128) - 1
 
 
+def _pcg64_seeded(s_hi: int, s_lo: int, i_hi: int, i_lo: int) -> tuple[int, int]:
+    """``(state, inc)`` of ``PCG64(seed)`` for a seed whose ``generate_state(4, np.uint64)`` is
+    ``[s_hi, s_lo, i_hi, i_lo]``."""
+    inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _M128
+    return ((inc + ((s_hi << 64) | s_lo)) * _PCG_MULT + inc) & _M128, inc
+
+
 def _pcg64_state(s_hi: int, s_lo: int, i_hi: int, i_lo: int) -> dict[str, Any]:
     """The state of ``PCG64(seed)`` for a seed whose ``generate_state(4, np.uint64)`` is
     ``[s_hi, s_lo, i_hi, i_lo]`` (checked against numpy in the tests)."""
-    inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _M128
-    state = ((inc + ((s_hi << 64) | s_lo)) * _PCG_MULT + inc) & _M128
+    state, inc = _pcg64_seeded(s_hi, s_lo, i_hi, i_lo)
     return {
         "bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,
         "uinteger": 0,
     }  # fmt: skip
+
+
+def _pcg64_raw(bg: np.random.PCG64) -> tuple[memoryview, memoryview] | None:
+    """Writable views of ``bg``'s C state: its 128-bit state and increment (32 bytes) and its
+    buffered 32-bit draw (``has_uint32``, ``uinteger``: 8 bytes); ``None`` unless numpy lays them
+    out as expected (checked here both ways against the ``state`` property)."""
+    try:
+        addr = bg.ctypes.state_address  # a pcg64_state: (pcg64_random_t *, int, uint32)
+        core_at = ctypes.c_void_p.from_address(addr).value
+        if not core_at:
+            return None
+        core = memoryview((ctypes.c_uint8 * 32).from_address(core_at)).cast("B")
+        extra = memoryview((ctypes.c_uint8 * 8).from_address(addr + ctypes.sizeof(ctypes.c_void_p)))
+        extra = extra.cast("B")
+        if ctypes.sizeof(ctypes.c_void_p) != 8 or ctypes.sizeof(ctypes.c_int) != 4:
+            return None
+        old = bg.state
+        try:
+            for st, inc, has, u in ((0x0123456789ABCDEF_FEDCBA9876543210, 0x1111_2222_3333_4445,
+                                     1, 0xDEADBEEF), (7, 2**127 + 3, 0, 0)):  # fmt: skip
+                want = _raw_words(st, inc, has, u)
+                bg.state = {"bit_generator": "PCG64", "state": {"state": st, "inc": inc},
+                            "has_uint32": has, "uinteger": u}  # fmt: skip
+                if (bytes(core), bytes(extra)) != want:
+                    return None
+                bg.state = {"bit_generator": "PCG64", "state": {"state": 5, "inc": 9},
+                            "has_uint32": 0, "uinteger": 0}  # fmt: skip
+                core[:] = want[0]
+                extra[:] = want[1]
+                got = bg.state
+                if (got["state"]["state"], got["state"]["inc"], got["has_uint32"],
+                        got["uinteger"]) != (st, inc, has, u):  # fmt: skip
+                    return None
+        finally:
+            bg.state = old
+        return core, extra
+    except Exception:  # pragma: no cover - another numpy layout: use the state property
+        return None
+
+
+def _raw_words(state: int, inc: int, has_uint32: int = 0, uinteger: int = 0) -> tuple[bytes, bytes]:
+    """A PCG64 state as the bytes of its C structs (see :func:`_pcg64_raw`)."""
+    bo = sys.byteorder
+    if bo == "little":
+        core = state.to_bytes(16, bo) + inc.to_bytes(16, bo)
+    else:  # pragma: no cover - a big-endian uint128 (checked in _pcg64_raw)
+        core = state.to_bytes(16, bo) + inc.to_bytes(16, bo)
+    return core, has_uint32.to_bytes(4, bo) + uinteger.to_bytes(4, bo)
 
 
 class _LinkDraws:
@@ -272,16 +328,50 @@ class _LinkDraws:
     A link keeps only its generator's state and swaps it into this shared PCG64 for each block of
     draws: the draws are exactly those of a PCG64 of its own, without building a PCG64 and a
     Generator per link (about 8 us and several GC-tracked objects each, times tens of thousands).
+    The swap copies the raw bytes of the C state where numpy's layout allows (``raw``: about
+    0.5 us instead of 5 us through the ``state`` property's dicts).
     """
 
-    __slots__ = ("root", "bg", "gen")
+    __slots__ = ("root", "bg", "gen", "raw", "core", "extra")
 
     def __init__(self, root: np.random.SeedSequence) -> None:
         self.root = root
         self.bg = np.random.PCG64(0)
         self.gen = np.random.Generator(self.bg)
+        views = _pcg64_raw(self.bg)
+        self.raw = views is not None
+        self.core, self.extra = views if views is not None else (None, None)
+
+    def load(self, link: _Link) -> np.random.Generator:
+        """The shared generator, holding ``link``'s stream state (then call :meth:`store`)."""
+        st = link.state
+        if self.raw:
+            if st is None:
+                st = _raw_words(*self.initial_seed(link.snode, link.dst))
+            self.core[:] = st[0]  # type: ignore[index]
+            self.extra[:] = st[1]  # type: ignore[index]
+        else:
+            self.bg.state = st if st is not None else self.initial_state(link.snode, link.dst)
+        return self.gen
+
+    def store(self, link: _Link) -> None:
+        """Keep the shared generator's state as ``link``'s."""
+        if self.raw:
+            ex = bytes(self.extra)  # type: ignore[arg-type]
+            link.state = (bytes(self.core), _ZERO8 if ex == _ZERO8 else ex)  # type: ignore[arg-type]
+        else:
+            link.state = self.bg.state
 
     def initial_state(self, node: _Node, j: int) -> dict[str, Any]:
+        """The state (property form) of link ``node -> j``'s PCG64 before its first draw."""
+        state, inc = self.initial_seed(node, j)
+        return {
+            "bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,
+            "uinteger": 0,
+        }  # fmt: skip
+
+    def initial_seed(self, node: _Node, j: int) -> tuple[int, int]:
+        """``(state, inc)`` of link ``node -> j``'s PCG64 before its first draw."""
         w = node.link_words
         if w is None:
             root = self.root
@@ -292,9 +382,10 @@ class _LinkDraws:
             w = node.link_words = words.view(np.uint64).tolist()
             node.out_pos = {j: p for p, j in enumerate(node.out_idx)}
         p = (_WORDS // 2) * node.out_pos[j]
-        return _pcg64_state(w[p], w[p + 1], w[p + 2], w[p + 3])
+        return _pcg64_seeded(w[p], w[p + 1], w[p + 2], w[p + 3])
 
 
+_ZERO8 = bytes(8)
 _NOTHING: tuple[float, ...] = ()  # an empty draw buffer (shared: refilled buffers are lists)
 
 
@@ -318,7 +409,7 @@ class _Link:
         self.policy = policy
         self.draws = draws
         self.snode = src
-        self.state: dict[str, Any] | None = None  # the link's PCG64 state between draws
+        self.state: Any = None  # the link's PCG64 state between draws (see _LinkDraws)
         lat = policy.latency
         self.const = float(lat.value) if isinstance(lat, Constant) else None
         self.lbuf: Sequence[float] = _NOTHING
@@ -343,13 +434,6 @@ class _Link:
         self.throttled = self.malformed = self.undeliverable = 0
         self.bytes_sent = self.bytes_delivered = self.in_flight = self.peak = 0
 
-    def _gen(self) -> np.random.Generator:
-        """The shared generator, holding this link's stream state (store it back after use)."""
-        d = self.draws
-        st = self.state
-        d.bg.state = st if st is not None else d.initial_state(self.snode, self.dst)
-        return d.gen
-
     def latency(self) -> float:
         if self.const is not None:
             return self.const
@@ -360,14 +444,16 @@ class _Link:
         return v
 
     def refill(self) -> None:
-        self.lbuf = self.policy.latency.sample(self._gen(), _BLOCK).tolist()
-        self.state = self.draws.bg.state
+        d = self.draws
+        self.lbuf = self.policy.latency.sample(d.load(self), _BLOCK).tolist()
+        d.store(self)
         self.lpos = 0
 
     def uniform(self) -> float:
         if self.upos >= len(self.ubuf):
-            self.ubuf = self._gen().random(_BLOCK).tolist()
-            self.state = self.draws.bg.state
+            d = self.draws
+            self.ubuf = d.load(self).random(_BLOCK).tolist()
+            d.store(self)
             self.upos = 0
         v = self.ubuf[self.upos]
         self.upos += 1

@@ -104,3 +104,38 @@ def test_handoff_to_waking_receiver_counts_like_the_inbox():
         plain, plain_seen = _rounds_run(latency, trace=None)
         assert plain_seen == traced_seen
         assert _stats(plain) == _stats(traced)
+
+
+def test_raw_state_swap_equals_the_state_property(monkeypatch):
+    # Links swap their PCG64 state into the shared generator as raw C bytes where numpy's layout
+    # allows; through the ``state`` property (the fallback) every draw is the same.
+    assert runtime._LinkDraws(np.random.SeedSequence(0)).raw
+    runs = []
+    for raw in (True, False):
+        if not raw:
+            monkeypatch.setattr(runtime, "_pcg64_raw", lambda bg: None)
+        runs.append(_rounds_run(Normal(0.02, 0.01, low=0.005), trace=True))
+    (a, a_seen), (b, b_seen) = runs
+    assert a.trace == b.trace and a_seen == b_seen and _stats(a) == _stats(b)
+
+
+def test_raw_state_keeps_a_buffered_uint32():
+    # A latency law that draws 32-bit values leaves a buffered half-word in the bit generator;
+    # the swap keeps it with the link, as the state property does.
+    class Odd(Uniform):
+        def sample(self, rng, k):
+            return self.low + (self.high - self.low) * rng.random(k + 1, dtype=np.float32)[:k]
+
+    def draws(raw):
+        net = Network(nx.complete_graph(3), seed=5, link_policy=LinkPolicy(latency=Odd(0.1, 0.2)))
+        if not raw:
+            net._draws.raw = False
+        links = [net._make_link(node, j) for node in net._nodes for j in node.out_idx]
+        out = []
+        for _ in range(3):
+            for ln in links:
+                ln.refill()
+                out.append(list(ln.lbuf))
+        return out
+
+    assert draws(True) == draws(False)
