@@ -395,8 +395,8 @@ class _Link:
     # Slots are laid out in this order: the fields every message touches come first, to share
     # cache lines (at 10,000 nodes the links do not fit in the CPU caches).
     __slots__ = (
-        "in_flight", "simple", "sent", "bytes_sent", "const", "lbuf", "lpos", "peak", "dst_id",
-        "delivered", "bytes_delivered",
+        "in_flight", "delivered", "bytes_delivered", "simple", "sent", "bytes_sent", "const",
+        "lbuf", "lpos", "peak", "dst_id",
         "src", "dst", "policy", "draws", "snode", "state", "ubuf", "upos", "busy", "last",
         "cuts", "loss", "dup", "jitter", "bw", "fifo", "lost", "partitioned", "duplicated",
         "throttled", "malformed", "undeliverable",
@@ -731,10 +731,8 @@ class NodeContext:
                 node.now = t
                 if net._plain:
                     # Fast path (no validator, no trace): the inbox is empty, so the message
-                    # would enter it and leave at once; count it and hand it over.
-                    link = node.in_links[ev[2]]
-                    link.delivered += 1
-                    link.bytes_delivered += ev[6]
+                    # would enter it and leave at once; count it and hand it over (the router
+                    # counted it delivered on its link).
                     node.received += 1
                     node.consumed += 1
                     if not node.peak:
@@ -1254,11 +1252,16 @@ class Network:
     # ------------------------------------------------------------------ hot path: receiving
 
     def _deliver(self, node: _Node, msg: Message) -> None:
-        """Apply a message to its receiver: inbox, or throttle / malformed / undeliverable."""
+        """Apply a message to its receiver: inbox, or throttle / malformed / undeliverable.
+
+        The router has already counted the message delivered on its link (see _route); a
+        refused message is taken back off that count here."""
         link = node.in_links[msg[2]]
         event = "deliver"
         if node.state in _DEAD:
             link.undeliverable += 1
+            link.delivered -= 1
+            link.bytes_delivered -= msg[6]
             event = "undeliverable"
         else:
             val = node.validator if node.validator is not None else self.validator
@@ -1270,6 +1273,8 @@ class Network:
                     ok = False
             if not ok:
                 link.malformed += 1
+                link.delivered -= 1
+                link.bytes_delivered -= msg[6]
                 node.malformed_in += 1
                 self._nodes[link.src].malformed_out += 1
                 event = "malformed"
@@ -1280,6 +1285,8 @@ class Network:
                     q = node.inbox[s] = deque()
                 if len(q) >= self._cap:
                     link.throttled += 1
+                    link.delivered -= 1
+                    link.bytes_delivered -= msg[6]
                     node.throttled_in += 1
                     self._nodes[s].throttled_out += 1
                     event = "throttle"
@@ -1292,8 +1299,6 @@ class Network:
                     if n > node.peak:
                         node.peak = n
                     node.received += 1
-                    link.delivered += 1
-                    link.bytes_delivered += msg[6]
                     if not self._trace_on:
                         return
         if self._trace_on:
@@ -1593,8 +1598,14 @@ class Network:
                         # A message leaves the link when the router hands it to its receiver's
                         # window, here, in heap order: counting it out on the receiver's side
                         # would interleave with the sender's count in trio's (random) task order.
+                        # It is counted delivered here too, where its link is at hand (the
+                        # receiver would look it up again): _deliver takes back the few that
+                        # its receiver refuses (dead, malformed, throttled) when it applies them,
+                        # in its step of this window, so the counts are final once it ends.
                         link = node.in_links[ev[2]]
                         link.in_flight -= 1
+                        link.delivered += 1
+                        link.bytes_delivered += ev[6]
                         if node.rwin == win:
                             node.wq.append(ev)  # type: ignore[union-attr]
                             continue
@@ -1602,8 +1613,6 @@ class Network:
                             # The message wakes a receiver waiting on an empty inbox (no
                             # validator, no trace): hand it over past the inbox, counting what
                             # _deliver then _pop would (recv counts it consumed).
-                            link.delivered += 1
-                            link.bytes_delivered += ev[6]
                             node.received += 1
                             if not node.peak:
                                 node.peak = 1
