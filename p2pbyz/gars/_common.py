@@ -521,3 +521,139 @@ def sq_distance_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """
     bounds = chunk_bounds(X.shape[1], config.CPU_BLOCK, 64)
     return _sq_distance_rows_kernel(X, np.ascontiguousarray(rows, dtype=np.int64), bounds)
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Means of groups of rows (NNM, bucketing)
+
+#: Coordinates averaged by one call of :func:`_rows_mean16`: four ``<4 x double>`` accumulators.
+_SUM_WIDTH = 16
+#: Coordinates per chunk of :func:`group_means`: each chunk's rows are widened into a float64
+#: buffer that every group then reads. Measured for NNM at (128, 1e5), one thread: 64 beat 32,
+#: 128 and 256 (1.1x, 1.6x, 2.5x), and a width of 16 beat 8 and 32.
+_GROUP_BLOCK = 64
+
+
+@intrinsic
+def _rows_mean16(typingctx, X, rows, a, b, col, out, ocol):
+    """``out[ocol:ocol+W] = (sum of X[rows[q], col:col+W] for q = a .. b-1) / (b - a)``, with
+    W = ``_SUM_WIDTH``: the rows added in that order (from 0.0) in float64 ``<4 x double>``
+    registers, the mean rounded once to out's dtype.
+
+    Written in LLVM IR because numba keeps a vectorised accumulator in registers only for a
+    reduction over its innermost loop; a sum over rows, vectorised over columns, otherwise loads
+    and stores its accumulators at every row.
+    """
+    if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.void(X, rows, a, b, col, out, ocol)
+
+    def codegen(context, builder, signature, args):
+        xty, rty, oty = signature.args[0], signature.args[1], signature.args[5]
+        ary = context.make_array(xty)(context, builder, args[0])
+        rws = context.make_array(rty)(context, builder, args[1])
+        oar = context.make_array(oty)(context, builder, args[5])
+        oc = context.cast(builder, args[6], signature.args[6], types.intp)
+        dst = context.get_value_type(oty.dtype)
+        i64 = llvmir.IntType(64)
+        src = context.get_value_type(xty.dtype)
+        vs = llvmir.VectorType(src, 4)
+        vd = llvmir.VectorType(llvmir.DoubleType(), 4)
+        lo = context.cast(builder, args[2], signature.args[2], types.intp)
+        hi = context.cast(builder, args[3], signature.args[3], types.intp)
+        c = context.cast(builder, args[4], signature.args[4], types.intp)
+        fn = builder.function
+        pre = builder.block
+        hdr = fn.append_basic_block("sr.hdr")
+        body = fn.append_basic_block("sr.body")
+        done = fn.append_basic_block("sr.done")
+        builder.branch(hdr)
+        builder.position_at_end(hdr)
+        q = builder.phi(i64)
+        q.add_incoming(lo, pre)
+        acc = []
+        for _ in range(_SUM_WIDTH // 4):
+            p = builder.phi(vd)
+            p.add_incoming(llvmir.Constant(vd, [0.0] * 4), pre)
+            acc.append(p)
+        builder.cbranch(builder.icmp_signed("<", q, hi), body, done)
+        builder.position_at_end(body)
+        r = builder.load(builder.gep(rws.data, [q]))
+        ptr = cgutils.get_item_pointer(context, builder, xty, ary, [r, c], wraparound=False)
+        nxt = []
+        for v in range(_SUM_WIDTH // 4):
+            vp = builder.bitcast(builder.gep(ptr, [llvmir.Constant(i64, 4 * v)]), vs.as_pointer())
+            val = builder.load(vp, align=xty.dtype.bitwidth // 8)
+            if src != llvmir.DoubleType():
+                val = builder.fpext(val, vd)
+            nxt.append(builder.fadd(acc[v], val))
+        q.add_incoming(builder.add(q, llvmir.Constant(i64, 1)), body)
+        for p, v in zip(acc, nxt, strict=True):
+            p.add_incoming(v, body)
+        builder.branch(hdr)
+        builder.position_at_end(done)
+        m = builder.sitofp(builder.sub(hi, lo), llvmir.DoubleType())
+        mv = builder.insert_element(llvmir.Constant(vd, [0.0] * 4), m, llvmir.Constant(llvmir.IntType(32), 0))
+        mv = builder.shuffle_vector(mv, mv, llvmir.Constant(llvmir.VectorType(llvmir.IntType(32), 4), [0] * 4))
+        vo = llvmir.VectorType(dst, 4)
+        optr = cgutils.get_item_pointer(context, builder, oty, oar, [oc], wraparound=False)
+        for v in range(_SUM_WIDTH // 4):
+            mean = builder.fdiv(acc[v], mv)
+            if dst != llvmir.DoubleType():
+                mean = builder.fptrunc(mean, vo)
+            vp = builder.bitcast(builder.gep(optr, [llvmir.Constant(i64, 4 * v)]), vo.as_pointer())
+            builder.store(mean, vp, align=oty.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(parallel=True, cache=True)
+def _group_means_kernel(X, rows, starts, bounds):  # pragma: no cover - compiled
+    """out[g] = mean of X[rows[starts[g]:starts[g+1]]] in X's dtype: the rows added in the order
+    given in float64, the mean rounded once.
+
+    Each parallel iteration widens its chunk of every row into a contiguous float64 buffer (the
+    rows of X lie far apart, and each group would widen its values again) and computes every
+    group's mean of that chunk from it: 3x faster than summing from X for NNM at (128, 1e5)."""
+    n, d = X.shape
+    ngroups = starts.shape[0] - 1
+    nchunks = bounds.shape[0] - 1
+    out = np.empty((ngroups, d), dtype=X.dtype)
+    for c in prange(nchunks):
+        lo = bounds[c]
+        hi = bounds[c + 1]
+        w = hi - lo
+        buf = np.empty((n, w), dtype=np.float64)  # widened once, not at every group's read
+        for r in range(n):
+            src = X[r, lo:hi]
+            dst = buf[r]
+            for k in range(w):
+                dst[k] = src[k]
+        for g in range(ngroups):
+            a = starts[g]
+            b = starts[g + 1]
+            o = out[g]
+            k = 0
+            while k + _SUM_WIDTH <= w:
+                _rows_mean16(buf, rows, a, b, k, o, lo + k)
+                k += _SUM_WIDTH
+            for kk in range(k, w):
+                acc = 0.0
+                for q in range(a, b):
+                    acc += buf[rows[q], kk]
+                o[lo + kk] = acc / (b - a)
+    return out
+
+
+def group_means(X: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The means of groups of rows of X, in X's dtype: group g is ``rows[starts[g]:starts[g+1]]``
+    (non-empty), its rows added in the order given in float64 and the mean rounded once.
+    Deterministic whatever the threads (every output value is one sequential sum)."""
+    n, d = X.shape
+    block = _GROUP_BLOCK
+    return _group_means_kernel(
+        X, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
+        chunk_bounds(d, block, max(1, d // block)),
+    )

@@ -6,8 +6,9 @@ Each is registered once (:class:`~p2pbyz.preagg.PreSpec`) and composes before an
 ``(X', f')`` on validated finite input; the public functions below validate like the rules
 (argument checks, the requirement, the non-finite policy) and return the transformed array.
 
-Kernels split the coordinates into fixed chunks (``config.CPU_BLOCK``-aligned, independent of the
-thread count), so outputs are bit-identical whatever the number of Numba threads.
+The group means of NNM and bucketing come from :func:`p2pbyz.gars._common.group_means`, whose
+chunks of coordinates are fixed (independent of the thread count), so outputs are bit-identical
+whatever the number of Numba threads.
 """
 
 from __future__ import annotations
@@ -16,55 +17,17 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from .. import config
 from .._random import as_generator
 from .._validation import as_gradients, check_choice, check_int, check_real
 from ..errors import InvalidArgument, RequirementError
 from ..gars import _reference
 from ..gars._api import NONFINITE, drop_nonfinite
 from ..gars._clipping import sq_dist_to
-from ..gars._common import chunk_bounds, sq_distances
+from ..gars._common import group_means, sq_distances
 from ._registry import PreSpec, register, spec
 
 __all__ = ["nnm", "bucketing", "static_clipping", "arc"]
-
-
-def _bounds(d: int) -> np.ndarray:
-    return chunk_bounds(d, config.CPU_BLOCK, 64)
-
-
-@njit(parallel=True, cache=True)
-def _group_means_cpu(X, rows, starts, bounds):  # pragma: no cover - compiled
-    """out[g] = mean of X[rows[starts[g]:starts[g+1]]], rows added in the order given, float64."""
-    d = X.shape[1]
-    ngroups = starts.shape[0] - 1
-    nchunks = bounds.shape[0] - 1
-    out = np.zeros((ngroups, d), dtype=np.float64)
-    for t in prange(ngroups * nchunks):
-        g = t // nchunks
-        c = t % nchunks
-        lo = bounds[c]
-        hi = bounds[c + 1]
-        a = starts[g]
-        b = starts[g + 1]
-        o = out[g, lo:hi]  # 1-d views: ``X[i, k]`` in the loop compiles to scalar code
-        for q in range(a, b):
-            x = X[rows[q], lo:hi]
-            for k in range(hi - lo):
-                o[k] += x[k]
-        m = b - a
-        for k in range(hi - lo):
-            o[k] = o[k] / m
-    return out
-
-
-def _group_means(X: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    return _group_means_cpu(
-        X, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
-        _bounds(X.shape[1]),
-    )
 
 
 def _row_norms(X: np.ndarray) -> np.ndarray:
@@ -101,8 +64,7 @@ def _nnm_impl(X: np.ndarray, f: int) -> tuple[np.ndarray, int]:
     m = n - f
     D = sq_distances(X)
     sel = np.sort(np.argsort(D, axis=1, kind="stable")[:, :m], axis=1)
-    out = _group_means(X, sel.reshape(-1), np.arange(0, n * m + 1, m))
-    return out.astype(X.dtype), f
+    return group_means(X, sel.reshape(-1), np.arange(0, n * m + 1, m)), f
 
 
 def nnm(X, f, *, nonfinite="drop"):
@@ -187,7 +149,7 @@ def _bucketing_impl(X: np.ndarray, f: int, *, s=2, seed=None) -> tuple[np.ndarra
     perm = as_generator(seed).permutation(n)
     nb = -(-n // s)
     starts = np.minimum(np.arange(nb + 1) * s, n)
-    return _group_means(X, perm, starts).astype(X.dtype), f
+    return group_means(X, perm, starts), f
 
 
 def bucketing(X, f=0, *, s=2, seed=None, nonfinite="drop"):

@@ -135,3 +135,24 @@ def test_chunk_bounds_cover_and_align():
     assert b[0] == 0 and b[-1] == 10_000 and len(b) == 5
     assert all(x % 512 == 0 for x in b[:-1])
     assert _common.chunk_bounds(3, 512).tolist() == [0, 3]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 15, 16, 64, 1000, 4099])
+def test_group_means_are_sequential_float64_sums(dtype, d):
+    """Each group's rows added in the given order in float64, the mean rounded once to X's dtype,
+    on every path (16-wide vector sums, column tails, partial chunks)."""
+    rng = np.random.default_rng(d)
+    X = (rng.standard_normal((9, d)) * 10.0 ** rng.integers(-3, 4, size=(9, 1))).astype(dtype)
+    sizes = [1, 2, 5, 9, 3]
+    rows = np.concatenate([rng.permutation(9)[:s] for s in sizes])
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    want = np.empty((len(sizes), d), dtype=dtype)
+    for g in range(len(sizes)):
+        acc = np.zeros(d)
+        for r in rows[starts[g] : starts[g + 1]]:
+            acc = acc + X[r].astype(np.float64)
+        want[g] = acc / sizes[g]
+    got = _common.group_means(X, rows, starts)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
