@@ -393,9 +393,11 @@ def _load_rows(X, rows, lo, hi, buf, n, chk):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk):  # pragma: no cover - compiled
+def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk, top):  # pragma: no cover - compiled
     """Copy columns ``lo:hi`` of the rows ``rows`` of X (all rows when ``rows`` is empty) into
-    the first n rows of ``buf`` (lanes past ``hi - lo`` get 0) and sort every lane ascending.
+    the first n rows of ``buf`` (lanes past ``hi - lo`` get 0) and sort every lane ascending in
+    each aligned block of ``top`` rows (a power of two, 8 <= top <= N): ``top = N`` sorts the
+    lane, ``top = N/2`` leaves two sorted halves (the median needs no more, :func:`_kth_lanes`).
 
     ``buf`` has N rows, a power of two >= 8, and rows n .. N-1 must hold +inf (the caller fills
     them once). Every comparator puts its larger value at its higher row, so those rows keep
@@ -414,12 +416,13 @@ def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk):  # pragma: no co
         if g + 1 < n:
             _sort8_rows(buf, g)
     pj = 0
-    for g in range(0, N, 16):
-        if g + 8 < n:
-            _merge16(buf, g)
-            pj = _prefetch_some(X, rows, pj, 2, n, plo, phi)
+    if top >= 16:
+        for g in range(0, N, 16):
+            if g + 8 < n:
+                _merge16(buf, g)
+                pj = _prefetch_some(X, rows, pj, 2, n, plo, phi)
     h = 16
-    while h < N:
+    while h < top:
         for b in range(0, N, 2 * h):
             if b + h >= n:
                 continue  # the upper half is all +inf: merging changes nothing
@@ -467,6 +470,62 @@ def _median_lanes(buf, kind, med):  # pragma: no cover - compiled
     else:
         for t in range(_LANES):
             med[t] = 0.5 * (np.float64(buf[h - 1, t]) + np.float64(buf[h, t]))
+
+
+@njit(cache=True)
+def _kth_lanes(buf, a, nb, k, out):  # pragma: no cover - compiled
+    """out[t] = the k-th smallest (from 0) of lane t's values in rows 0 .. a+nb-1 of ``buf``,
+    where rows 0 .. a-1 (A) and rows a .. a+nb-1 (B) are each sorted ascending, k < a + nb.
+
+    Taking i values from A and k+1-i from B gives a set of k+1 values whose largest,
+    ``max(A[i-1], B[k-i])``, is at least the k-th smallest, with equality for the right i: the
+    minimum over i is the k-th smallest. k+2 max and k+1 min per lane, instead of the last merge
+    of the sort (N/2 log2 N comparators), and the value itself, so the result is exact.
+    """
+    ilo = max(0, k + 1 - nb)
+    ihi = min(a, k + 1)
+    for t in range(_LANES):
+        out[t] = np.inf
+    if ilo == 0:  # all k+1 from B
+        for t in range(_LANES):
+            out[t] = buf[a + k, t]
+    if ihi == k + 1:  # all k+1 from A
+        for t in range(_LANES):
+            out[t] = _minmax(out[t], buf[k, t])[0]
+    i = max(ilo, 1)
+    end = min(ihi, k)  # the mixed splits 1 <= i <= k, four per pass over the lanes
+    while i + 3 <= end:
+        for t in range(_LANES):
+            m = _minmax(buf[i - 1, t], buf[a + k - i, t])[1]
+            m = _minmax(m, _minmax(buf[i, t], buf[a + k - i - 1, t])[1])[0]
+            m = _minmax(m, _minmax(buf[i + 1, t], buf[a + k - i - 2, t])[1])[0]
+            m = _minmax(m, _minmax(buf[i + 2, t], buf[a + k - i - 3, t])[1])[0]
+            out[t] = _minmax(out[t], m)[0]
+        i += 4
+    while i <= end:
+        for t in range(_LANES):
+            out[t] = _minmax(out[t], _minmax(buf[i - 1, t], buf[a + k - i, t])[1])[0]
+        i += 1
+
+
+@njit(cache=True)
+def _median_halves(buf, a, n, kind, lo, hi, med):  # pragma: no cover - compiled
+    """:func:`_median_lanes` of the n values of each lane from two sorted runs (rows 0 .. a-1
+    and a .. n-1, :func:`_kth_lanes`): the same values, so the same medians."""
+    h = n // 2
+    if n % 2 == 1 or kind == 2:
+        _kth_lanes(buf, a, n - a, h, hi)
+        for t in range(_LANES):
+            med[t] = hi[t]
+    elif kind == 1:
+        _kth_lanes(buf, a, n - a, h - 1, lo)
+        for t in range(_LANES):
+            med[t] = lo[t]
+    else:
+        _kth_lanes(buf, a, n - a, h - 1, lo)
+        _kth_lanes(buf, a, n - a, h, hi)
+        for t in range(_LANES):
+            med[t] = 0.5 * (np.float64(lo[t]) + np.float64(hi[t]))
 
 
 @njit(cache=True)
@@ -540,17 +599,20 @@ def _median_window(n, k):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _load_sort(X, rows, lo, hi, N, full, col, nxt, chk):  # pragma: no cover - compiled
+def _load_sort(X, rows, lo, hi, N, full, col, nxt, chk, halves):  # pragma: no cover - compiled
     """Load columns ``lo:hi`` of the n selected rows into ``full[:n]`` and sort every lane: the
     bitonic sort on N padded rows when N > 0, else (n > ``_NETWORK_MAX_N``) one sort per lane.
     Columns ``hi:nxt`` (the next block) are prefetched on the way; ``chk`` as in
-    :func:`_load_rows`."""
+    :func:`_load_rows`. With ``halves`` (and N >= 16) the last merge is skipped. Returns a: rows
+    0 .. a-1 and a .. n-1 are each sorted (a = n when the whole lane is)."""
     n = rows.shape[0] if rows.shape[0] > 0 else X.shape[0]
     if N > 0:
-        _bitonic_load_sort(X, rows, lo, hi, n, full, hi, nxt, chk)
-    else:
-        _prefetch_rows(X, rows, hi, nxt)
-        _load_sort_columns(X, rows, lo, hi, full[:n], col, chk)
+        top = N // 2 if halves and N >= 16 else N
+        _bitonic_load_sort(X, rows, lo, hi, n, full, hi, nxt, chk, top)
+        return min(top, n)
+    _prefetch_rows(X, rows, hi, nxt)
+    _load_sort_columns(X, rows, lo, hi, full[:n], col, chk)
+    return n
 
 
 @njit(cache=True)
@@ -582,12 +644,15 @@ def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: n
         cen = np.empty(_LANES, dtype=np.float64)
         acc = np.empty(_LANES, dtype=np.float64)
         start = np.empty(_LANES, dtype=np.float64)
+        klo = np.empty(_LANES, dtype=X.dtype)
+        khi = np.empty(_LANES, dtype=X.dtype)
         alo, ahi = _median_window(n, k)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
-            _load_sort(X, rows, lo, hi, N, full, col, min(bounds[c + 1], hi + _LANES), chk)
+            nxt = min(bounds[c + 1], hi + _LANES)
+            a = _load_sort(X, rows, lo, hi, N, full, col, nxt, chk, rule == 0)
             if rule == 0:
-                _median_lanes(buf, kind, acc)
+                _median_halves(buf, a, n, kind, klo, khi, acc)
             elif rule == 1:
                 _trimmed_lanes(buf, f, acc)
             elif rule == 2:
@@ -629,10 +694,13 @@ def _median_sq_distances_cpu(X, kind, N, bounds):  # pragma: no cover - compiled
         buf = full[:n]
         col = np.empty(n, dtype=X.dtype)
         med = np.empty(_LANES, dtype=np.float64)
+        klo = np.empty(_LANES, dtype=X.dtype)
+        khi = np.empty(_LANES, dtype=X.dtype)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
-            _load_sort(X, _ALL_ROWS, lo, hi, N, full, col, min(bounds[c + 1], hi + _LANES), chk)
-            _median_lanes(buf, kind, med)
+            nxt = min(bounds[c + 1], hi + _LANES)
+            a = _load_sort(X, _ALL_ROWS, lo, hi, N, full, col, nxt, chk, True)
+            _median_halves(buf, a, n, kind, klo, khi, med)
             w = hi - lo
             for i in range(n):
                 x = X[i, lo:hi]

@@ -38,11 +38,13 @@ def reference(rule, X, f, **params):
 # The sorting network
 
 
-def _bitonic(cols: np.ndarray, rows: np.ndarray = cw._ALL_ROWS) -> np.ndarray:
+def _bitonic(cols: np.ndarray, rows: np.ndarray = cw._ALL_ROWS, halves: bool = False) -> np.ndarray:
     """Sort every column of ``cols`` (or of its rows ``rows``) with the kernels' bitonic sort,
-    block by block of ``_LANES`` columns; returns the n sorted rows."""
+    block by block of ``_LANES`` columns; returns the n sorted rows (with ``halves``, the two
+    sorted halves the median reads)."""
     n = rows.size if rows.size else cols.shape[0]
     N = cw._sort_rows(n)
+    top = N // 2 if halves and N >= 16 else N
     buf = np.empty((N, cw._LANES), dtype=cols.dtype)
     buf[n:] = np.inf
     out = np.empty((n, cols.shape[1]), dtype=cols.dtype)
@@ -50,7 +52,7 @@ def _bitonic(cols: np.ndarray, rows: np.ndarray = cw._ALL_ROWS) -> np.ndarray:
     for lo in range(0, cols.shape[1], cw._LANES):
         hi = min(cols.shape[1], lo + cw._LANES)
         cw._bitonic_load_sort(
-            cols, rows, lo, hi, n, buf, hi, min(cols.shape[1], hi + cw._LANES), chk
+            cols, rows, lo, hi, n, buf, hi, min(cols.shape[1], hi + cw._LANES), chk, top
         )
         out[:, lo:hi] = buf[:n, : hi - lo]
         assert np.isinf(buf[n:]).all()  # the padding rows stay +inf
@@ -66,6 +68,38 @@ def test_bitonic_sorts_every_zero_one_input(n):
     out = _bitonic(cols)
     assert (np.diff(out, axis=0) >= 0).all()
     np.testing.assert_array_equal(out.sum(axis=0), cols.sum(axis=0))
+
+
+@pytest.mark.parametrize("n", range(9, 17))
+def test_bitonic_halves_and_kth_on_every_zero_one_input(n):
+    """With the last merge skipped, both halves are sorted (0-1 principle again) and
+    :func:`_kth_lanes` reads every order statistic of the whole lane off them."""
+    cols = np.array(list(itertools.product((0, 1), repeat=n)), dtype=np.float64).T.copy()
+    out = _bitonic(cols, halves=True)
+    a = cw._sort_rows(n) // 2
+    assert (np.diff(out[:a], axis=0) >= 0).all() and (np.diff(out[a:], axis=0) >= 0).all()
+    want = np.sort(cols, axis=0)
+    got = np.empty(cw._LANES)
+    for lo in range(0, cols.shape[1], cw._LANES):
+        w = min(cw._LANES, cols.shape[1] - lo)
+        blk = np.zeros((n, cw._LANES))
+        blk[:, :w] = out[:, lo : lo + w]
+        for k in range(n):
+            cw._kth_lanes(blk, a, n - a, k, got)
+            np.testing.assert_array_equal(got[:w], want[k, lo : lo + w])
+
+
+@pytest.mark.parametrize("n", [16, 17, 31, 32, 33, 100, 128, 129, 300])
+def test_kth_of_two_sorted_runs(n):
+    rng = np.random.default_rng(n)
+    X = rng.integers(-4, 5, size=(n, cw._LANES)).astype(np.float32)
+    for a in sorted({1, n // 3, n // 2, n - 1, n}):
+        buf = np.concatenate([np.sort(X[:a], axis=0), np.sort(X[a:], axis=0)])
+        want = np.sort(X, axis=0)
+        got = np.empty(cw._LANES, dtype=np.float32)
+        for k in sorted({0, 1, n // 2 - 1, n // 2, n - 2, n - 1}):
+            cw._kth_lanes(buf, a, n - a, k, got)
+            np.testing.assert_array_equal(got, want[k])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
