@@ -26,6 +26,7 @@ How it is computed here (exact, deterministic, O(n^2) memory whatever d is):
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 from numba import njit, prange
 
 from . import _api, _reference
@@ -48,7 +49,9 @@ def caf_weights(D: np.ndarray, f: int) -> np.ndarray:
         r = D @ w
         G = -0.5 * (D - r[:, None] - r[None, :] + float(w @ r))
         sw = np.sqrt(w)
-        lams, U = np.linalg.eigh(sw[:, None] * G * sw[None, :])
+        # only the top eigenpair (LAPACK's MRRR on a subset: half the time of a full eigh(128))
+        lams, U = scipy.linalg.eigh(sw[:, None] * G * sw[None, :], subset_by_index=[n - 1, n - 1],
+                                    driver="evr", check_finite=False)
         lam = max(float(lams[-1]), 0.0)
         if lam < best_lam:
             best_lam, best = lam, w
