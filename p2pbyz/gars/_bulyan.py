@@ -10,13 +10,12 @@ LPD-EPFL Python code does (THEORY.md §3).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import _api, _reference
-from ._common import chunk_bounds
+from ._common import group_means
 from ._krum import ScoreBounds, _check_krum_options, _scores, check_m, eta
 from ._registry import GarSpec, register
-from .. import config
 from ..errors import InvalidArgument
 
 __all__ = ["bulyan", "multi_bulyan"]
@@ -176,33 +175,6 @@ def _iterated_selection_exact(E, order, f, theta, paper, m):  # pragma: no cover
     return picks, groups, sizes
 
 
-@njit(parallel=True, cache=True)
-def _group_means_kernel(X, groups, sizes, bounds, S):  # pragma: no cover - compiled
-    """S[g] = mean of the rows groups[g, :sizes[g]], for every g, in one pass over X: each parallel
-    iteration owns a chunk of coordinates (its n rows stay in cache while every group reads them).
-    Same arithmetic as :func:`._krum.mean_rows`: X[r0] + (1/m) sum_t (X[r_t] - X[r0]) in float64,
-    rows in the given (score) order."""
-    ngroups = groups.shape[0]
-    nchunks = bounds.shape[0] - 1
-    for c in prange(nchunks):
-        lo = bounds[c]
-        hi = bounds[c + 1]
-        w = hi - lo
-        acc = np.empty(w, dtype=np.float64)
-        for g in range(ngroups):
-            m = sizes[g]
-            x0 = X[groups[g, 0], lo:hi]
-            for k in range(w):
-                acc[k] = 0.0
-            for t in range(1, m):
-                xr = X[groups[g, t], lo:hi]
-                for k in range(w):
-                    acc[k] += np.float64(xr[k]) - np.float64(x0[k])
-            out = S[g, lo:hi]
-            for k in range(w):
-                out[k] = np.float64(x0[k]) + acc[k] / m
-
-
 def _theta_beta(n: int, f: int, theta) -> tuple[int, int]:
     theta = n - 2 * f if theta is None else int(theta)
     return theta, theta - 2 * f
@@ -328,8 +300,9 @@ def _multi_bulyan_impl(
     m = n - f if m is None else int(m)
     E = ScoreBounds(X, squared)  # see _iterated_selection
     _, groups, sizes = _iterated_selection(E, f, theta, neighbours == "paper", m)
-    S = np.empty((theta, d), dtype=X.dtype)
-    _group_means_kernel(X, groups, sizes, chunk_bounds(d, config.CPU_BLOCK, 4096), S)
+    # each step's group mean as Multi-Krum's (mean_rows' arithmetic, rows in score order)
+    flat = np.concatenate([groups[g, : sizes[g]] for g in range(theta)])
+    S = group_means(X, flat, np.concatenate([[0], np.cumsum(sizes)]), centered=True)
     return _coordinate_phase(S, beta)
 
 

@@ -525,7 +525,7 @@ def sq_distance_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# Means of groups of rows (NNM, bucketing)
+# Means of groups of rows (NNM, bucketing, Multi-Bulyan)
 
 #: Coordinates averaged by one call of :func:`_rows_mean16`: four ``<4 x double>`` accumulators.
 _SUM_WIDTH = 16
@@ -535,84 +535,111 @@ _SUM_WIDTH = 16
 _GROUP_BLOCK = 64
 
 
-@intrinsic
-def _rows_mean16(typingctx, X, rows, a, b, col, out, ocol):
-    """``out[ocol:ocol+W] = (sum of X[rows[q], col:col+W] for q = a .. b-1) / (b - a)``, with
-    W = ``_SUM_WIDTH``: the rows added in that order (from 0.0) in float64 ``<4 x double>``
-    registers, the mean rounded once to out's dtype.
+def _rows_mean_intrinsic(centered: bool):
+    """The intrinsic ``f(X, rows, a, b, col, out, ocol)``: ``out[ocol:ocol+W]`` = the mean of
+    ``X[rows[q], col:col+W]`` over q = a .. b-1, with W = ``_SUM_WIDTH``, summed in float64
+    ``<4 x double>`` registers in that row order and rounded once to out's dtype. Plain:
+    ``sum / m`` from 0.0. ``centered``: ``x0 + (sum over the other rows of (x - x0)) / m`` with
+    x0 the first row (:func:`._krum.mean_rows`' arithmetic: equal rows give their value exactly).
 
     Written in LLVM IR because numba keeps a vectorised accumulator in registers only for a
     reduction over its innermost loop; a sum over rows, vectorised over columns, otherwise loads
     and stores its accumulators at every row.
     """
-    if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float32, types.float64)):
-        return None
-    sig = types.void(X, rows, a, b, col, out, ocol)
 
-    def codegen(context, builder, signature, args):
-        xty, rty, oty = signature.args[0], signature.args[1], signature.args[5]
-        ary = context.make_array(xty)(context, builder, args[0])
-        rws = context.make_array(rty)(context, builder, args[1])
-        oar = context.make_array(oty)(context, builder, args[5])
-        oc = context.cast(builder, args[6], signature.args[6], types.intp)
-        dst = context.get_value_type(oty.dtype)
-        i64 = llvmir.IntType(64)
-        src = context.get_value_type(xty.dtype)
-        vs = llvmir.VectorType(src, 4)
-        vd = llvmir.VectorType(llvmir.DoubleType(), 4)
-        lo = context.cast(builder, args[2], signature.args[2], types.intp)
-        hi = context.cast(builder, args[3], signature.args[3], types.intp)
-        c = context.cast(builder, args[4], signature.args[4], types.intp)
-        fn = builder.function
-        pre = builder.block
-        hdr = fn.append_basic_block("sr.hdr")
-        body = fn.append_basic_block("sr.body")
-        done = fn.append_basic_block("sr.done")
-        builder.branch(hdr)
-        builder.position_at_end(hdr)
-        q = builder.phi(i64)
-        q.add_incoming(lo, pre)
-        acc = []
-        for _ in range(_SUM_WIDTH // 4):
-            p = builder.phi(vd)
-            p.add_incoming(llvmir.Constant(vd, [0.0] * 4), pre)
-            acc.append(p)
-        builder.cbranch(builder.icmp_signed("<", q, hi), body, done)
-        builder.position_at_end(body)
-        r = builder.load(builder.gep(rws.data, [q]))
-        ptr = cgutils.get_item_pointer(context, builder, xty, ary, [r, c], wraparound=False)
-        nxt = []
-        for v in range(_SUM_WIDTH // 4):
-            vp = builder.bitcast(builder.gep(ptr, [llvmir.Constant(i64, 4 * v)]), vs.as_pointer())
-            val = builder.load(vp, align=xty.dtype.bitwidth // 8)
-            if src != llvmir.DoubleType():
-                val = builder.fpext(val, vd)
-            nxt.append(builder.fadd(acc[v], val))
-        q.add_incoming(builder.add(q, llvmir.Constant(i64, 1)), body)
-        for p, v in zip(acc, nxt, strict=True):
-            p.add_incoming(v, body)
-        builder.branch(hdr)
-        builder.position_at_end(done)
-        m = builder.sitofp(builder.sub(hi, lo), llvmir.DoubleType())
-        mv = builder.insert_element(llvmir.Constant(vd, [0.0] * 4), m, llvmir.Constant(llvmir.IntType(32), 0))
-        mv = builder.shuffle_vector(mv, mv, llvmir.Constant(llvmir.VectorType(llvmir.IntType(32), 4), [0] * 4))
-        vo = llvmir.VectorType(dst, 4)
-        optr = cgutils.get_item_pointer(context, builder, oty, oar, [oc], wraparound=False)
-        for v in range(_SUM_WIDTH // 4):
-            mean = builder.fdiv(acc[v], mv)
-            if dst != llvmir.DoubleType():
-                mean = builder.fptrunc(mean, vo)
-            vp = builder.bitcast(builder.gep(optr, [llvmir.Constant(i64, 4 * v)]), vo.as_pointer())
-            builder.store(mean, vp, align=oty.dtype.bitwidth // 8)
-        return context.get_dummy_value()
+    def impl(typingctx, X, rows, a, b, col, out, ocol):
+        if not (isinstance(X, types.Array) and X.ndim == 2
+                and X.dtype in (types.float32, types.float64)):
+            return None
+        sig = types.void(X, rows, a, b, col, out, ocol)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            xty, rty, oty = signature.args[0], signature.args[1], signature.args[5]
+            ary = context.make_array(xty)(context, builder, args[0])
+            rws = context.make_array(rty)(context, builder, args[1])
+            oar = context.make_array(oty)(context, builder, args[5])
+            oc = context.cast(builder, args[6], signature.args[6], types.intp)
+            dst = context.get_value_type(oty.dtype)
+            i64 = llvmir.IntType(64)
+            src = context.get_value_type(xty.dtype)
+            vs = llvmir.VectorType(src, 4)
+            vd = llvmir.VectorType(llvmir.DoubleType(), 4)
+            lo = context.cast(builder, args[2], signature.args[2], types.intp)
+            hi = context.cast(builder, args[3], signature.args[3], types.intp)
+            c = context.cast(builder, args[4], signature.args[4], types.intp)
+            nvec = _SUM_WIDTH // 4
+
+            def load_row(q):
+                r = builder.load(builder.gep(rws.data, [q]))
+                ptr = cgutils.get_item_pointer(context, builder, xty, ary, [r, c], wraparound=False)
+                vals = []
+                for v in range(nvec):
+                    vp = builder.bitcast(builder.gep(ptr, [llvmir.Constant(i64, 4 * v)]),
+                                         vs.as_pointer())
+                    val = builder.load(vp, align=xty.dtype.bitwidth // 8)
+                    vals.append(builder.fpext(val, vd) if src != llvmir.DoubleType() else val)
+                return vals
+
+            base = load_row(lo) if centered else None
+            first = builder.add(lo, llvmir.Constant(i64, 1)) if centered else lo
+            fn = builder.function
+            pre = builder.block
+            hdr = fn.append_basic_block("rm.hdr")
+            body = fn.append_basic_block("rm.body")
+            done = fn.append_basic_block("rm.done")
+            builder.branch(hdr)
+            builder.position_at_end(hdr)
+            q = builder.phi(i64)
+            q.add_incoming(first, pre)
+            acc = []
+            for _ in range(nvec):
+                p = builder.phi(vd)
+                p.add_incoming(llvmir.Constant(vd, [0.0] * 4), pre)
+                acc.append(p)
+            builder.cbranch(builder.icmp_signed("<", q, hi), body, done)
+            builder.position_at_end(body)
+            vals = load_row(q)
+            nxt = []
+            for v in range(nvec):
+                term = builder.fsub(vals[v], base[v]) if centered else vals[v]
+                nxt.append(builder.fadd(acc[v], term))
+            q.add_incoming(builder.add(q, llvmir.Constant(i64, 1)), body)
+            for p, v in zip(acc, nxt, strict=True):
+                p.add_incoming(v, body)
+            builder.branch(hdr)
+            builder.position_at_end(done)
+            m = builder.sitofp(builder.sub(hi, lo), llvmir.DoubleType())
+            zero = llvmir.Constant(vd, [0.0] * 4)
+            mv = builder.insert_element(zero, m, llvmir.Constant(llvmir.IntType(32), 0))
+            mask = llvmir.Constant(llvmir.VectorType(llvmir.IntType(32), 4), [0] * 4)
+            mv = builder.shuffle_vector(mv, mv, mask)
+            vo = llvmir.VectorType(dst, 4)
+            optr = cgutils.get_item_pointer(context, builder, oty, oar, [oc], wraparound=False)
+            for v in range(nvec):
+                mean = builder.fdiv(acc[v], mv)
+                if centered:
+                    mean = builder.fadd(base[v], mean)
+                if dst != llvmir.DoubleType():
+                    mean = builder.fptrunc(mean, vo)
+                vp = builder.bitcast(builder.gep(optr, [llvmir.Constant(i64, 4 * v)]),
+                                     vo.as_pointer())
+                builder.store(mean, vp, align=oty.dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    impl.__name__ = "_rows_mean16_centered" if centered else "_rows_mean16"
+    return intrinsic(impl)
+
+
+_rows_mean16 = _rows_mean_intrinsic(False)
+_rows_mean16_centered = _rows_mean_intrinsic(True)
 
 
 @njit(parallel=True, cache=True)
-def _group_means_kernel(X, rows, starts, bounds):  # pragma: no cover - compiled
+def _group_means_kernel(X, rows, starts, bounds, centered):  # pragma: no cover - compiled
     """out[g] = mean of X[rows[starts[g]:starts[g+1]]] in X's dtype: the rows added in the order
-    given in float64, the mean rounded once.
+    given in float64, the mean rounded once (``centered``: see :func:`_rows_mean_intrinsic`).
 
     Each parallel iteration widens its chunk of every row into a contiguous float64 buffer (the
     rows of X lie far apart, and each group would widen its values again) and computes every
@@ -637,23 +664,34 @@ def _group_means_kernel(X, rows, starts, bounds):  # pragma: no cover - compiled
             o = out[g]
             k = 0
             while k + _SUM_WIDTH <= w:
-                _rows_mean16(buf, rows, a, b, k, o, lo + k)
+                if centered:
+                    _rows_mean16_centered(buf, rows, a, b, k, o, lo + k)
+                else:
+                    _rows_mean16(buf, rows, a, b, k, o, lo + k)
                 k += _SUM_WIDTH
             for kk in range(k, w):
                 acc = 0.0
-                for q in range(a, b):
-                    acc += buf[rows[q], kk]
-                o[lo + kk] = acc / (b - a)
+                if centered:
+                    x0 = buf[rows[a], kk]
+                    for q in range(a + 1, b):
+                        acc += buf[rows[q], kk] - x0
+                    o[lo + kk] = x0 + acc / (b - a)
+                else:
+                    for q in range(a, b):
+                        acc += buf[rows[q], kk]
+                    o[lo + kk] = acc / (b - a)
     return out
 
 
-def group_means(X: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def group_means(
+    X: np.ndarray, rows: np.ndarray, starts: np.ndarray, centered: bool = False
+) -> np.ndarray:
     """The means of groups of rows of X, in X's dtype: group g is ``rows[starts[g]:starts[g+1]]``
-    (non-empty), its rows added in the order given in float64 and the mean rounded once.
+    (non-empty), its rows added in the order given in float64 and the mean rounded once;
+    ``centered`` computes ``x0 + sum(x - x0) / m`` from the group's first row x0 instead.
     Deterministic whatever the threads (every output value is one sequential sum)."""
-    n, d = X.shape
-    block = _GROUP_BLOCK
+    d = X.shape[1]
     return _group_means_kernel(
         X, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
-        chunk_bounds(d, block, max(1, d // block)),
+        chunk_bounds(d, _GROUP_BLOCK, max(1, d // _GROUP_BLOCK)), centered,
     )
