@@ -137,11 +137,13 @@ def test_chunk_bounds_cover_and_align():
     assert _common.chunk_bounds(3, 512).tolist() == [0, 3]
 
 
+@pytest.mark.parametrize("centered", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [1, 15, 16, 64, 1000, 4099])
-def test_group_means_are_sequential_float64_sums(dtype, d):
+def test_group_means_are_sequential_float64_sums(dtype, d, centered):
     """Each group's rows added in the given order in float64, the mean rounded once to X's dtype,
-    on every path (16-wide vector sums, column tails, partial chunks)."""
+    on every path (16-wide vector sums, column tails, partial chunks); ``centered`` adds the
+    differences to the first row and that row back after the division."""
     rng = np.random.default_rng(d)
     X = (rng.standard_normal((9, d)) * 10.0 ** rng.integers(-3, 4, size=(9, 1))).astype(dtype)
     sizes = [1, 2, 5, 9, 3]
@@ -150,9 +152,11 @@ def test_group_means_are_sequential_float64_sums(dtype, d):
     want = np.empty((len(sizes), d), dtype=dtype)
     for g in range(len(sizes)):
         acc = np.zeros(d)
-        for r in rows[starts[g] : starts[g + 1]]:
-            acc = acc + X[r].astype(np.float64)
-        want[g] = acc / sizes[g]
-    got = _common.group_means(X, rows, starts)
+        group = rows[starts[g] : starts[g + 1]]
+        x0 = X[group[0]].astype(np.float64)
+        for r in group[1:] if centered else group:
+            acc = acc + (X[r].astype(np.float64) - x0 if centered else X[r].astype(np.float64))
+        want[g] = x0 + acc / sizes[g] if centered else acc / sizes[g]
+    got = _common.group_means(X, rows, starts, centered=centered)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, want)
