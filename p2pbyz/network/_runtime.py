@@ -164,41 +164,41 @@ def _child_generator(ss: np.random.SeedSequence, k: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(child))
 
 
-def _abort(_: Any) -> Abort:
-    return Abort.SUCCEEDED
-
-
 # The values tasks are resumed with, made once: a resumed task reads ``.value`` without
 # ``unwrap()`` (which would mark a shared outcome used), so one object serves every wake.
 _VALUES = tuple(outcome.Value(v) for v in range(6))
 _V_NONE = outcome.Value(None)
 _Value = outcome.Value
 
-try:  # trio's own trap message, built once (wait_task_rescheduled builds one per call)
+try:  # trio's own trap message (wait_task_rescheduled builds one per call; tasks keep theirs)
     from trio._core._traps import WaitTaskRescheduled as _WaitTaskRescheduled
 
-    _WAIT_MSG: Any = _WaitTaskRescheduled(_abort)
-    if type(_WAIT_MSG).__name__ != "WaitTaskRescheduled":  # pragma: no cover
-        raise ImportError
+    if _WaitTaskRescheduled(lambda _: Abort.SUCCEEDED).__class__.__name__ != "WaitTaskRescheduled":
+        raise ImportError  # pragma: no cover
+    _trap: Any = _WaitTaskRescheduled
 except (ImportError, TypeError, AttributeError):  # pragma: no cover - another trio layout
-    _WAIT_MSG = None
+    _WaitTaskRescheduled = None
+
+    def _trap(abort: Callable[[Any], Abort]) -> Any:
+        return abort
 
 
-if _WAIT_MSG is not None:
+if _WaitTaskRescheduled is not None:
 
     @types.coroutine
-    def _wait() -> Any:
-        """``await wait_task_rescheduled(_abort)`` in one generator frame, without the per-call
-        trap message and with shared outcomes (a task is resumed on every wake of a node)."""
-        o = yield _WAIT_MSG
+    def _wait(trap: Any) -> Any:
+        """``await wait_task_rescheduled(abort)`` in one generator frame, with the task's trap
+        message built once (:func:`_trap`) and shared outcomes (a task is resumed on every wake
+        of a node)."""
+        o = yield trap
         if type(o) is _Value:
             return o.value
         return o.unwrap()  # an Error: trio cancelling the task
 
 else:  # pragma: no cover
 
-    async def _wait() -> Any:
-        return await wait_task_rescheduled(_abort)
+    async def _wait(trap: Any) -> Any:
+        return await wait_task_rescheduled(trap)
 
 
 _SCALARS = frozenset({int, float, bool, complex, type(None)})
@@ -467,7 +467,8 @@ class _Node:
     # to share cache lines.
     __slots__ = (
         "rwin", "state", "inbox_len", "wq", "wpos", "now", "in_links", "received", "consumed",
-        "peak", "handoff", "wake", "wakes", "task", "token", "links", "seq", "stride", "sent",
+        "peak", "handoff", "wake", "wakes", "task", "parked", "trap", "token", "links", "seq",
+        "stride", "sent",
         "emitted", "policies", "out_idx", "id", "idx",
         "behaviour", "validator", "start_at", "out", "in_ids", "attrs", "ctx", "timer",
         "inbox", "rr", "ss", "rng", "prng", "incarnation", "link_words", "out_pos",
@@ -488,6 +489,8 @@ class _Node:
         self.attrs: Mapping[str, Any] = MappingProxyType({})
         self.ctx: NodeContext | None = None
         self.task: Any = None
+        self.parked = False  # blocked in _wait, not yet rescheduled (by the router or by trio)
+        self.trap: Any = None  # its trio trap message, built when its task starts
         self.state = _PASSIVE
         self.now = 0.0
         self.token = 0
@@ -753,9 +756,11 @@ class NodeContext:
         if deadline != _INF:
             net._pend.append((deadline, net._seq(node), _TIMER, node.idx, node.token))
         net._running -= 1
-        if net._running == 0:
+        if net._running == 0 and net._router_parked:
+            net._router_parked = False
             reschedule(net._router, _V_NONE)
-        v = await _wait()
+        node.parked = True
+        v = await _wait(node.trap)
         if v == _W_HANDOFF:
             m = node.handoff
             node.handoff = None
@@ -943,6 +948,9 @@ class Network:
         self._plain = False  # no validator and no trace: recv may skip the inbox
         self._running = 0
         self._router: Any = None
+        self._router_trap: Any = None
+        self._router_parked = False  # the router blocked in _wait, not yet rescheduled
+        self._closing = False  # the router is cancelling the parked nodes at the run's end
         self._clock: Any = None
         self._t0_trio = 0.0
         self._vtime = 0.0
@@ -1329,14 +1337,36 @@ class Network:
         if deadline != _INF:
             self._pend.append((deadline, self._seq(node), _TIMER, node.idx, node.token))
         self._running -= 1
-        if self._running == 0:
+        if self._running == 0 and self._router_parked:
+            self._router_parked = False
             reschedule(self._router, _V_NONE)
-        return await _wait()  # type: ignore[no-any-return]
+        node.parked = True
+        return await _wait(node.trap)  # type: ignore[no-any-return]
 
     def _finish(self) -> None:
         self._running -= 1
-        if self._running == 0:
+        if self._running == 0 and self._router_parked:
+            self._router_parked = False
             reschedule(self._router, _V_NONE)
+
+    def _node_abort(self, node: _Node) -> Callable[[Any], Abort]:
+        """The abort function of a node's parking: trio cancelling the node (a cancelled
+        ``run_async``, or a failing node tearing the nursery down) resumes it itself, so the
+        router must not, and the node runs again."""
+
+        def abort(_: Any) -> Abort:
+            node.parked = False
+            if not self._closing:  # the run's own end keeps the states for the statistics
+                if node.state == _RECV or node.state == _SLEEP:
+                    node.state = _RUNNING
+                self._running += 1
+            return Abort.SUCCEEDED
+
+        return abort
+
+    def _router_abort(self, _: Any) -> Abort:
+        self._router_parked = False
+        return Abort.SUCCEEDED
 
     def _wake(self, node: _Node, value: int, t: float) -> None:
         if value != _W_CRASH:
@@ -1374,6 +1404,7 @@ class Network:
         behaviour = node.behaviour
         assert behaviour is not None and node.ctx is not None
         node.task = current_task()
+        node.trap = _trap(self._node_abort(node))
         v = await self._park(node)
         while True:
             if v == _W_CRASH:
@@ -1500,6 +1531,8 @@ class Network:
         self._clock = clock if isinstance(clock, trio.testing.MockClock) else None
         self._t0_trio = trio.current_time()
         self._router = current_task()
+        self._router_trap = _trap(self._router_abort)
+        self._router_parked = False
         close_fh = False
         if self._trace_on:
             spec = self._trace_spec
@@ -1578,7 +1611,8 @@ class Network:
                 self._running = len(active)
                 for node in active:
                     nursery.start_soon(self._node_main, node)
-                await _wait()
+                self._router_parked = True
+                await _wait(self._router_trap)
             effective = self._vtime  # the last instant at which something happened
             pend = self._pend
             while heap or pend:
@@ -1635,14 +1669,25 @@ class Network:
                     node.wpos = 0
                     woken.append(node)
                 self._events += len(evs)
-                if woken or any(type(ev) is Message for ev in evs):
-                    # windows that only expire timers of finished nodes do not extend the run
-                    effective = t0
+                # The run lasts until the last message routed (delivered, or traced undeliverable
+                # to a finished node) and the last instant a node was resumed (its ``now``, at the
+                # end); windows that only expire timers of finished nodes do not extend it. The
+                # window's events are in time order: its last message is its latest.
+                for ev in reversed(evs):
+                    if type(ev) is Message:
+                        effective = ev[0]
+                        break
+                else:
+                    if woken:
+                        effective = t0
                 if woken:
                     self._running = len(woken)
                     for node in woken:
-                        reschedule(node.task, _VALUES[node.wake])
-                    await _wait()
+                        if node.parked:  # else trio already resumed it to cancel it
+                            node.parked = False
+                            reschedule(node.task, _VALUES[node.wake])
+                    self._router_parked = True
+                    await _wait(self._router_trap)
                     for node in woken:
                         node.wq = ()  # type: ignore[assignment]
                         node.wpos = 0
@@ -1652,6 +1697,7 @@ class Network:
             else:
                 self._vtime = max([effective] + [n.now for n in nodes if n.state != _PASSIVE])
             self._set_clock(self._vtime)
+            self._closing = True
             nursery.cancel_scope.cancel()
 
     def run(self, until: float | None = None) -> RunResult:

@@ -382,6 +382,56 @@ async def test_run_async_under_mock_clock(autojump_clock):
     assert trio.current_time() - t0 == pytest.approx(5.0)
 
 
+async def test_run_async_cancelled_from_outside():
+    """A scope around ``run_async`` cancelled while nodes are parked (and while the router has
+    nodes to resume): the run ends with trio's Cancelled, caught by the scope, and nothing is
+    resumed twice (this used to fail inside trio's ``reschedule``)."""
+
+    async def chatter(ctx):  # every message received is answered once: constant traffic
+        ctx.broadcast(1)
+        while True:
+            m = await ctx.recv()
+            ctx.send(m.src, 1)
+
+    for steps in (1, 7, 40, 200):
+        net = Network(nx.cycle_graph(5), seed=0, link_policy=LinkPolicy(latency=0.1))
+        net.add_nodes(chatter)
+        async with trio.open_nursery() as nursery:
+            with trio.CancelScope() as cs:
+
+                async def cancel_soon(cs=cs, steps=steps):
+                    for _ in range(steps):
+                        await trio.lowlevel.checkpoint()
+                    cs.cancel()
+
+                nursery.start_soon(cancel_soon)
+                await net.run_async()
+        assert cs.cancelled_caught
+
+
+def test_virtual_time_covers_messages_to_finished_nodes_and_replays():
+    """Messages still routed after their receivers finished are traced (undeliverable): the run's
+    virtual time reaches the last of them, and replaying the trace reproduces it."""
+    g = nx.random_regular_graph(4, 40, seed=1)
+    pol = LinkPolicy(latency=Exponential(0.01, offset=0.002))
+
+    async def gossip(ctx):
+        for r in range(6):
+            ctx.broadcast((ctx.id, r))
+            for _ in range(len(ctx.neighbours)):
+                await ctx.recv(timeout=0.02)
+
+    net = Network(g, seed=7, link_policy=pol, trace=True)
+    net.add_nodes(gossip)
+    res = net.run()
+    assert res.statistics.run.undeliverable > 0
+    assert max(r.t for r in res.trace) == res.virtual_time
+    again = Network(g, seed=7, link_policy=pol, replay=res.trace)
+    again.add_nodes(gossip)
+    out = again.run()
+    assert out.trace == res.trace and out.virtual_time == res.virtual_time
+
+
 @pytest.fixture
 def autojump_clock():
     return trio.testing.MockClock(autojump_threshold=0)
