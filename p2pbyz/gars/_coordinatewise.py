@@ -7,7 +7,8 @@ sort" below) whose compare-exchange steps are lane-wise ``min``/``max``, which t
 into SIMD instructions; for n above ``_NETWORK_MAX_N`` = 4096 each coordinate is sorted on its
 own instead. Then:
 
-* the median is the middle value (or the two middle values' midpoint, lower or upper one);
+* the median is the middle value (or the two middle values' midpoint, lower or upper one), read
+  off the two sorted halves of the lane, so the sort's last merge is skipped (:func:`_kth_lanes`);
 * the trimmed mean sums the sorted positions ``f .. n-f-1``;
 * "the k values closest to a centre c", with ties between ``c - a`` and ``c + a`` going to the
   smaller value (the ``(|x - c|, x)`` order of :mod:`._reference`), always form a window
