@@ -7,6 +7,8 @@ results are combined in chunk order after the parallel loop.
 
 from __future__ import annotations
 
+from typing import Any
+
 import llvmlite.ir as llvmir
 import numpy as np
 from numba import njit, prange, types
@@ -276,6 +278,17 @@ def _gamma(k: int, u: float) -> float:
     return k * u / (1.0 - k * u)
 
 
+def _zero_phis(builder: Any, ty: Any, count: int, pred: Any) -> list[Any]:
+    """``count`` phi nodes of vector type ``ty`` at the builder's position (a loop header), each
+    entering the loop from block ``pred`` with all lanes 0 (the loop adds their other incoming)."""
+    phis = []
+    for _ in range(count):
+        p = builder.phi(ty)
+        p.add_incoming(llvmir.Constant(ty, [0.0] * ty.count), pred)
+        phis.append(p)
+    return phis
+
+
 @intrinsic
 def _f32_tile(typingctx, buf, i0, i1, i2, i3, j0, j1, nruns, acc):
     """Squared distances of rows (i0..i3) x (j0, j1) of the float32 matrix ``buf`` over its first
@@ -319,21 +332,13 @@ def _f32_tile(typingctx, buf, i0, i1, i2, i3, j0, j1, nruns, acc):
         builder.position_at_end(run_hdr)
         run = builder.phi(i64)
         run.add_incoming(llvmir.Constant(i64, 0), pre)
-        tot = []
-        for _ in range(8):
-            p = builder.phi(vd)
-            p.add_incoming(llvmir.Constant(vd, [0.0] * _W), pre)
-            tot.append(p)
+        tot = _zero_phis(builder, vd, 8, pre)
         builder.cbranch(builder.icmp_signed("<", run, nr), lane_hdr, done)
 
         builder.position_at_end(lane_hdr)
         k = builder.phi(i64)
         k.add_incoming(llvmir.Constant(i64, 0), run_hdr)
-        part = []
-        for _ in range(8):
-            p = builder.phi(vf)
-            p.add_incoming(llvmir.Constant(vf, [0.0] * _W), run_hdr)
-            part.append(p)
+        part = _zero_phis(builder, vf, 8, run_hdr)
         builder.cbranch(builder.icmp_signed("<", k, llvmir.Constant(i64, _L)), lane_body, run_end)
 
         builder.position_at_end(lane_body)
@@ -595,11 +600,7 @@ def _rows_mean_intrinsic(centered: bool):
             builder.position_at_end(hdr)
             q = builder.phi(i64)
             q.add_incoming(first, pre)
-            acc = []
-            for _ in range(nvec):
-                p = builder.phi(vd)
-                p.add_incoming(llvmir.Constant(vd, [0.0] * 4), pre)
-                acc.append(p)
+            acc = _zero_phis(builder, vd, nvec, pre)
             builder.cbranch(builder.icmp_signed("<", q, hi), body, done)
             builder.position_at_end(body)
             vals = load_row(q)
