@@ -15,6 +15,8 @@ How it is computed here (exact, deterministic, O(n^2) memory whatever d is):
   non-zero spectrum of ``M = diag(sqrt w) G diag(sqrt w)``, and if ``M u = lambda u`` then
   ``(x_i - mu_c) . v = (G (sqrt(w) * u))_i / sqrt(lambda)``. A symmetric eigensolver replaces
   byzfl's random power iterations, so the result does not depend on a random start;
+* rows whose ``tau_i`` is within a relative ``CAF_TIE_RTOL`` = 1e-9 of ``tau_max`` leave together
+  (weight 0), so that equal rows stay equal whatever the rounding;
 * ``tau_max`` is the largest ``tau_i`` over the rows that still have weight (byzfl's text takes it
   over all rows; a zero-weight far outlier would then keep the others' weights almost unchanged
   and the loop could crawl). Every iteration zeroes at least one weighted row, so the loop ends
@@ -36,6 +38,13 @@ from ._registry import GarSpec, register
 from .. import config
 
 __all__ = ["caf", "caf_weights", "weighted_mean"]
+
+#: Rows whose squared projection is within this relative distance of ``tau_max`` leave together
+#: (their weight ``1 - tau/tau_max`` would be at most this). Equal rows have equal projections in
+#: exact arithmetic but not always after rounding: translating the input by a constant used to
+#: leave one of two equal far rows at weight ~1e-16, changing every later step (a 3e-5 relative
+#: change of the output, found by the translation-equivariance property test).
+CAF_TIE_RTOL = 1e-9
 
 
 def caf_weights(D: np.ndarray, f: int) -> np.ndarray:
@@ -63,7 +72,9 @@ def caf_weights(D: np.ndarray, f: int) -> np.ndarray:
         if not tmax > 0.0:
             break
         c = np.where(live, c * np.maximum(1.0 - tau / tmax, 0.0), 0.0)
-        c[live & (tau >= tmax)] = 0.0  # the farthest rows leave exactly, whatever the rounding
+        # the farthest rows leave exactly, whatever the rounding: equal rows have equal tau in
+        # exact arithmetic, and one left at weight 1e-16 would steer every later step
+        c[live & (tau >= tmax * (1.0 - CAF_TIE_RTOL))] = 0.0
     return best
 
 

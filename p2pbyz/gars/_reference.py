@@ -349,7 +349,7 @@ def caf(X, f):
         if not tmax > 0:
             break
         c = np.where(live, c * np.maximum(1.0 - tau / tmax, 0.0), 0.0)
-        c[live & (tau >= tmax)] = 0.0
+        c[live & (tau >= tmax * (1.0 - 1e-9))] = 0.0  # rows tied with tau_max up to rounding leave
     return best_mu
 
 
