@@ -333,10 +333,15 @@ class _LinkDraws:
     0.5 us instead of 5 us through the ``state`` property's dicts).
     """
 
-    __slots__ = ("root", "bg", "gen", "raw", "core", "extra")
+    __slots__ = ("root", "bg", "gen", "raw", "core", "extra", "nodes", "seeded")
 
-    def __init__(self, root: np.random.SeedSequence) -> None:
+    def __init__(
+        self, root: np.random.SeedSequence, nodes: Sequence[_Node] = ()
+    ) -> None:
         self.root = root
+        # The nodes, for seeding all those of one out-degree at once (None: one by one).
+        self.nodes = list(nodes) if _seeds_vectorizable(root) else None
+        self.seeded: set[int] = set()
         self.bg = np.random.PCG64(0)
         self.gen = np.random.Generator(self.bg)
         views = _pcg64_raw(self.bg)
@@ -374,6 +379,9 @@ class _LinkDraws:
     def initial_seed(self, node: _Node, j: int) -> tuple[int, int]:
         """``(state, inc)`` of link ``node -> j``'s PCG64 before its first draw."""
         w = node.link_words
+        if w is None and self.nodes is not None:
+            self._seed_degree(node)
+            w = node.link_words
         if w is None:
             root = self.root
             ss = np.random.SeedSequence(
@@ -384,6 +392,113 @@ class _LinkDraws:
             node.out_pos = {j: p for p, j in enumerate(node.out_idx)}
         p = (_WORDS // 2) * node.out_pos[j]
         return _pcg64_seeded(w[p], w[p + 1], w[p + 2], w[p + 3])
+
+
+    def _seed_degree(self, node: _Node) -> None:
+        """Set ``link_words`` of every node with ``node``'s out-degree: the states their link
+        SeedSequences generate (see :func:`_link_words`), vectorized over the nodes (one
+        SeedSequence and its generate_state cost about 25 us per node)."""
+        deg = len(node.out_idx)
+        if deg in self.seeded or self.nodes is None:
+            return
+        self.seeded.add(deg)
+        group = [n for n in self.nodes if len(n.out_idx) == deg and n.link_words is None]
+        words = _link_words(self.root, [n.idx for n in group], _WORDS * deg)
+        for n, w in zip(group, words.view(np.uint64).tolist()):
+            n.link_words = w
+            n.out_pos = {j: p for p, j in enumerate(n.out_idx)}
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx), vectorized over spawn keys below.
+_SS_INIT_A, _SS_MULT_A, _SS_INIT_B, _SS_MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_SS_MIX_L, _SS_MIX_R, _SS_POOL = 0xCA01F9DD, 0x4973F715, 4
+_M32 = 0xFFFFFFFF
+
+
+def _u32_words(x: Any) -> list[int] | None:
+    """``numpy.random.bit_generator._coerce_to_uint32_array(x)`` for an int or a sequence of
+    ints (``None`` for anything else)."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        x = int(x)
+        if x < 0:
+            return None
+        if x == 0:
+            return [0]
+        out = []
+        while x:
+            out.append(x & _M32)
+            x >>= 32
+        return out
+    if isinstance(x, (tuple, list)):
+        out = []
+        for v in x:
+            w = _u32_words(v)
+            if w is None or not isinstance(v, (int, np.integer)):
+                return None
+            out.extend(w)
+        return out
+    return None
+
+
+def _seeds_vectorizable(root: np.random.SeedSequence) -> bool:
+    return (
+        type(root) is np.random.SeedSequence
+        and root.pool_size == _SS_POOL
+        and _u32_words(root.entropy) is not None
+        and _u32_words(tuple(root.spawn_key)) is not None
+    )
+
+
+def _link_words(root: np.random.SeedSequence, idx: Sequence[int], n_words: int) -> np.ndarray:
+    """Row ``r``: ``SeedSequence(root.entropy, spawn_key=root.spawn_key + (_KEY_LINK, idx[r]))
+    .generate_state(n_words, np.uint32)``, computed for all rows at once (uint32, C order)."""
+    run = _u32_words(root.entropy)
+    assert run is not None
+    if len(run) < _SS_POOL:  # a spawn key is present: numpy pads the run entropy to the pool
+        run = run + [0] * (_SS_POOL - len(run))
+    spawn = _u32_words(tuple(root.spawn_key))
+    assert spawn is not None
+    ix = np.asarray(idx, dtype=np.uint64)
+    if ix.size and int(ix.max()) > _M32:  # pragma: no cover - over 4 billion nodes
+        raise OverflowError
+    ent: list[Any] = [np.uint32(v) for v in run + spawn + [_KEY_LINK]]
+    ent.append(ix.astype(np.uint32))
+    m = len(ix)
+    sh = np.uint32(16)
+    hc = _SS_INIT_A
+
+    def hashmix(v: Any) -> np.ndarray:
+        nonlocal hc
+        v = np.bitwise_xor(v, np.uint32(hc), dtype=np.uint32)
+        hc = (hc * _SS_MULT_A) & _M32
+        v = np.multiply(v, np.uint32(hc), dtype=np.uint32)
+        return v ^ (v >> sh)  # type: ignore[no-any-return]
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r = np.multiply(np.uint32(_SS_MIX_L), x, dtype=np.uint32) - np.multiply(
+            np.uint32(_SS_MIX_R), y, dtype=np.uint32
+        )
+        return r ^ (r >> sh)  # type: ignore[no-any-return]
+
+    zero = np.zeros(m, np.uint32)
+    mixer = [
+        hashmix(ent[i] + zero if i < len(ent) else zero) for i in range(_SS_POOL)
+    ]
+    for i_src in range(_SS_POOL):
+        for i_dst in range(_SS_POOL):
+            if i_src != i_dst:
+                mixer[i_dst] = mix(mixer[i_dst], hashmix(mixer[i_src]))
+    for i_src in range(_SS_POOL, len(ent)):
+        for i_dst in range(_SS_POOL):
+            mixer[i_dst] = mix(mixer[i_dst], hashmix(ent[i_src] + zero))
+    out = np.empty((m, n_words), np.uint32)
+    hc = _SS_INIT_B
+    for k in range(n_words):
+        v = np.bitwise_xor(mixer[k % _SS_POOL], np.uint32(hc), dtype=np.uint32)
+        hc = (hc * _SS_MULT_B) & _M32
+        v = np.multiply(v, np.uint32(hc), dtype=np.uint32)
+        out[:, k] = v ^ (v >> sh)
+    return out
 
 
 _ZERO8 = bytes(8)
@@ -942,7 +1057,7 @@ class Network:
         # Events emitted by nodes, not yet in the heap: the router merges them at the start of
         # the next window (see _next_window), usually without sifting them in one by one.
         self._pend: list[tuple[Any, ...]] = []
-        self._draws = _LinkDraws(self._ss)
+        self._draws = _LinkDraws(self._ss, self._nodes)
         self._n = len(self._nodes)
         self._base = self._n  # next sequence number of the router's own events
         self._wmax = -_INF

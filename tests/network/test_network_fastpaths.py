@@ -139,3 +139,39 @@ def test_raw_state_keeps_a_buffered_uint32():
         return out
 
     assert draws(True) == draws(False)
+
+
+def test_link_words_vectorized_match_seedsequence():
+    # All nodes' link SeedSequences generated at once equal numpy's, one by one, whatever the
+    # root (small, large, multi-word entropy; spawned roots; node indices past 2**31).
+    roots = [
+        np.random.SeedSequence(0),
+        np.random.SeedSequence(),
+        np.random.SeedSequence(12345).spawn(3)[2],
+        np.random.SeedSequence([1, 2, 2**40]),
+        np.random.SeedSequence(2**200 + 7, spawn_key=(4, 0, 2**33)),
+    ]
+    idx = [0, 1, 2, 5, 999, 2**31 + 3, 2**32 - 1]
+    for root in roots:
+        assert runtime._seeds_vectorizable(root)
+        got = runtime._link_words(root, idx, 40)
+        for r, i in enumerate(idx):
+            key = tuple(root.spawn_key) + (_KEY_LINK, i)
+            ss = np.random.SeedSequence(root.entropy, spawn_key=key)
+            assert got[r].tolist() == ss.generate_state(40, np.uint32).tolist()
+    assert not runtime._seeds_vectorizable(np.random.SeedSequence(0, pool_size=8))
+
+
+def test_link_words_per_degree_group():
+    # Nodes of different out-degrees get their own words (a star and a path hanging off it).
+    g = nx.star_graph(5)
+    nx.add_path(g, [5, 6, 7])
+    net = Network(g, seed=9)
+    d = net._draws
+    for node in net._nodes:
+        for j in node.out_idx:
+            d.initial_seed(node, j)
+    for node in net._nodes:
+        ss = np.random.SeedSequence(9, spawn_key=(_KEY_LINK, node.idx))
+        want = ss.generate_state(_WORDS * len(node.out_idx), np.uint32).view(np.uint64).tolist()
+        assert node.link_words == want
