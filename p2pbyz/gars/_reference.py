@@ -205,9 +205,21 @@ def bulyan(X, f, *, theta=None, neighbours="paper", squared=True):
     return _coordinate_phase(X[selected], beta)
 
 
+def _anchored_mean(R):
+    """The mean of the rows of R as ``R[0] + sum_t (R[t] - R[0]) / m``, the terms added in row
+    order: Multi-Bulyan's convention for its step vectors (equal rows give their value exactly).
+    The coordinate phase compares distances to a median, so a mean rounded differently (numpy's
+    ``mean``) can flip an exact tie there."""
+    acc = np.zeros(R.shape[1])
+    for r in R[1:]:
+        acc += r - R[0]
+    return R[0] + acc / R.shape[0]
+
+
 def multi_bulyan(X, f, *, theta=None, m=None, neighbours="paper", squared=True):
-    """Bulyan over Multi-Krum: at step k the selected vector is the mean of the m-k best-scoring
-    remaining rows (scores recomputed on the remaining set), then the best-scoring row leaves."""
+    """Bulyan over Multi-Krum: at step k the selected vector is the mean (:func:`_anchored_mean`)
+    of the m-k best-scoring remaining rows, in score order (scores recomputed on the remaining
+    set), then the best-scoring row leaves."""
     X = _f64(X)
     n = X.shape[0]
     theta = n - 2 * f if theta is None else theta
@@ -220,7 +232,7 @@ def multi_bulyan(X, f, *, theta=None, m=None, neighbours="paper", squared=True):
         s = krum_scores(X, f, neighbours=neighbours, squared=squared, D=D, subset=remaining)
         order = [remaining[i] for i in _argsort_stable(list(s))]
         mk = max(1, min(m - k, len(remaining)))
-        selected.append(X[order[:mk]].mean(axis=0))
+        selected.append(_anchored_mean(X[order[:mk]]))
         remaining.remove(order[0])
     return _coordinate_phase(np.array(selected), beta)
 
