@@ -89,7 +89,7 @@ def _bounded_steps(lo, hi, order, exact, f, theta, paper, m, step0, alive, picks
         found = False
         for a in range(cand.shape[0]):
             i = cand[a]
-            if exact[i]:
+            if exact[i] or slo[i] == shi[i]:  # degenerate: the exact score (e.g. k = 0)
                 continue
             for b in range(cand.shape[0]):
                 j = cand[b]
@@ -352,7 +352,8 @@ def multi_bulyan(
     -------
     ndarray, shape (d,)
         The aggregate, in the dtype of ``X`` (means and sums accumulated in float64; the selected
-        vectors are stored in the dtype of ``X``).
+        vectors are stored in the dtype of ``X``). A step's mean is computed as
+        ``x0 + sum(x - x0) / m`` from its best-ranked row x0, as Multi-Krum's.
 
     Notes
     -----

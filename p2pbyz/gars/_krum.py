@@ -190,7 +190,8 @@ class ScoreBounds:
             a, b = slo[R], shi[R]
             overlap = (a[:, None] <= b[None, :]) & (a[None, :] <= b[:, None])
             np.fill_diagonal(overlap, False)
-            unsure = R[overlap.any(axis=1) & ~self.exact[R]]
+            # a degenerate interval (a == b: every term exact, e.g. k = 0) is an exact score
+            unsure = R[overlap.any(axis=1) & ~self.exact[R] & (a != b)]
             if unsure.size == 0:
                 return R[np.lexsort((R, a))][:count]
             self.make_exact(unsure)
@@ -210,11 +211,11 @@ class ScoreBounds:
             better = (b[None, :] < a[:, None]).sum(axis=1)  # rows surely better than each row
             sure_in = worse >= idx.size - count
             unsure = ~sure_in & (better < count)
-            if not (unsure & ~self.exact[idx]).any():
+            if not (unsure & ~self.exact[idx] & (a != b)).any():
                 rest = idx[unsure]
                 rest = rest[np.lexsort((rest, slo[rest]))][: count - int(sure_in.sum())]
                 return np.sort(np.concatenate([idx[sure_in], rest]))
-            self.make_exact(idx[unsure & ~self.exact[idx]])
+            self.make_exact(idx[unsure & ~self.exact[idx] & (a != b)])
 
 
 def neighbour_count(r: int, f: int, neighbours: str) -> int:
