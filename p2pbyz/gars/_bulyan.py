@@ -412,6 +412,7 @@ register(
         check=_bulyan_check,
         properties=_BULYAN_PROPS,
         theory=_BULYAN_THEORY,
+        detects_nonfinite=True,  # ScoreBounds checks its distance matrix
     )
 )
 
@@ -430,5 +431,6 @@ register(
         theory={**_BULYAN_THEORY, "slowdown": lambda n, f: (n - f) / n,
                 "source": _BULYAN_THEORY["source"] + "; slowdown m/n with m = n-f (v2 abstract) "
                 "[paper]"},
+        detects_nonfinite=True,  # ScoreBounds checks its distance matrix
     )
 )

@@ -389,3 +389,73 @@ def test_fast_path_makes_few_rows_exact():
     assert sb.exact.sum() <= 8
     want = np.argsort(_krum.krum_scores(X.astype(np.float64), 10), kind="stable")[:54]
     assert chosen.tolist() == sorted(want.tolist())
+
+
+_DISTANCE_RULES = [("krum", 9, 2), ("multi_krum", 9, 2), ("medoid", 9, 2), ("bulyan", 11, 2),
+                   ("multi_bulyan", 11, 2)]
+
+
+@pytest.mark.parametrize("rule,n,f", _DISTANCE_RULES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_distance_rules_detect_nonfinite_rows_themselves(rule, n, f, dtype, bad):
+    """The distance matrix reveals a NaN/inf row (``detects_nonfinite``): the row is dropped and
+    counted against f exactly as if removed, ``nonfinite="raise"`` refuses it, and f = 0 is an
+    assumption error; finite input is never scanned separately."""
+    from p2pbyz.errors import ByzantineAssumptionError
+
+    assert gars.spec(rule).detects_nonfinite
+    X = _honest(dtype, n, 300, seed=5)
+    for row, col in ((0, 0), (n // 2, 150), (n - 1, 299)):
+        Y = X.copy()
+        Y[row, col] = bad
+        expected = gars.aggregate(rule, np.delete(X, row, axis=0), f - 1)
+        np.testing.assert_array_equal(gars.aggregate(rule, Y, f), expected)
+        with pytest.raises(ByzantineAssumptionError, match="NaN or infinity"):
+            gars.aggregate(rule, Y, f, nonfinite="raise")
+        with pytest.raises(ByzantineAssumptionError, match="but f=0"):
+            gars.aggregate(rule, Y, 0)
+
+
+def test_distance_rules_skip_the_scan_on_finite_input(monkeypatch):
+    calls = []
+    real = _krum.nonfinite_rows
+    monkeypatch.setattr(_krum, "nonfinite_rows", lambda X: calls.append(1) or real(X))
+    from p2pbyz.gars import _api
+
+    monkeypatch.setattr(_api, "nonfinite_rows", lambda X: calls.append(1) or real(X))
+    for rule, n, f in _DISTANCE_RULES:
+        for dtype in DTYPES:
+            assert np.isfinite(gars.aggregate(rule, _honest(dtype, n, 50), f)).all()
+    assert calls == []
+
+
+def test_medoid_of_one_nonfinite_row_is_refused():
+    from p2pbyz.errors import ByzantineAssumptionError
+
+    for dtype in DTYPES:
+        with pytest.raises(ByzantineAssumptionError, match="but f=0"):
+            gars.medoid(np.array([[1.0, np.nan]], dtype=dtype), 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_overflowing_distances_of_finite_rows_are_not_byzantine(dtype):
+    """Finite rows whose squared distances overflow are not dropped: the exact path runs."""
+    big = np.finfo(dtype).max / 4
+    X = np.zeros((7, 3), dtype=dtype)
+    X[:3] = big
+    X[3:] = -big
+    X[6, 0] = 0.0
+    out = gars.krum(X, 2)
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out, _reference.krum(X, 2).astype(dtype))
+
+
+@pytest.mark.parametrize("rule", ["krum", "median"])
+def test_pre_aggregation_overflow_is_a_clear_error(rule):
+    """Finite inputs whose NNM means overflow: no row to drop, an error that says why (it used
+    to leak the internal NonFiniteInput for the rules that check their own input)."""
+    big = np.finfo(np.float64).max
+    X = np.array([[big], [-big], [big], [-big], [big]])
+    with pytest.raises(InvalidArgument, match=rf"^{rule}: the vectors out of pre-aggregation \(nnm\) hold NaN or inf"):
+        gars.aggregate(rule, X, 1, pre=["nnm"])
