@@ -92,10 +92,11 @@ def chunk_bounds(d: int, block: int, max_chunks: int = 64) -> np.ndarray:
     nblocks = (d + block - 1) // block
     nchunks = max(1, min(max_chunks, nblocks))
     per = (nblocks + nchunks - 1) // nchunks
-    bounds = [min(d, c * per * block) for c in range(nchunks + 1)]
-    bounds[-1] = d
-    out = np.array(sorted(set(bounds)), dtype=np.int64)
-    return out
+    # starts every per*block coordinates, then d: the same bounds as the clipped list of nchunks
+    # + 1 values made unique (called on every aggregation: a Python loop cost 0.1 ms at 4096)
+    if d == 0:
+        return np.zeros(1, dtype=np.int64)
+    return np.append(np.arange(0, d, per * block, dtype=np.int64), np.int64(d))
 
 
 # The distance kernel's register tile is 4 rows x 2 rows: its 8 float64 accumulators and 6 row
