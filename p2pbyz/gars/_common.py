@@ -483,54 +483,18 @@ def sq_distances_bounded(X: np.ndarray) -> tuple[np.ndarray, float, float] | Non
     return D, rho, alpha
 
 
-@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
-def _sq_distance_rows_kernel(X, rows, bounds):  # pragma: no cover - compiled
-    """Rows ``rows`` of the exact distance matrix. Each chunk streams every row x of X once and
-    pairs it with 2 of the wanted rows at a time (kept in cache; clamped copies beyond the
-    last are dropped), every pair summing ``(x_k - z_k)^2`` in float64 by the same loop."""
-    n = X.shape[0]
-    m = rows.shape[0]
-    nchunks = bounds.shape[0] - 1
-    part = np.zeros((nchunks, m, n), dtype=np.float64)
-    for c in prange(nchunks):
-        lo = bounds[c]
-        hi = bounds[c + 1]
-        for j in range(n):
-            x = X[j, lo:hi]
-            for qb in range(0, m, 2):
-                z0 = X[rows[qb], lo:hi]
-                z1 = X[rows[min(qb + 1, m - 1)], lo:hi]
-                s0 = 0.0
-                s1 = 0.0
-                for k in range(hi - lo):
-                    v = np.float64(x[k])
-                    t = v - np.float64(z0[k])
-                    s0 += t * t
-                    t = v - np.float64(z1[k])
-                    s1 += t * t
-                part[c, qb, j] = s0
-                if qb + 1 < m:
-                    part[c, qb + 1, j] = s1
-    out = np.zeros((m, n), dtype=np.float64)
-    for c in range(nchunks):
-        for q in range(m):
-            for j in range(n):
-                out[q, j] += part[c, q, j]
-    for q in range(m):
-        out[q, rows[q]] = 0.0
-    return out
-
-
 def sq_distance_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Exact squared distances (float64, from differences) from the rows ``rows`` of X to every
     row: shape (len(rows), n), in one parallel pass.
 
     Entry (i, j) and entry (j, i) of two calls agree bit for bit: ``(x - y)^2 == (y - x)^2`` in
     floating point and both are summed by the same loop over the same fixed coordinate chunks
-    (whatever the number of threads).
+    (whatever the number of threads). The kernel lives with the coordinate-wise ones
+    (:func:`._coordinatewise.exact_rows`), which can run Bulyan's phase in the same pass.
     """
-    bounds = chunk_bounds(X.shape[1], config.CPU_BLOCK, 64)
-    return _sq_distance_rows_kernel(X, np.ascontiguousarray(rows, dtype=np.int64), bounds)
+    from ._coordinatewise import exact_rows  # the coordinate-wise module imports this one
+
+    return exact_rows(X, rows)[0]
 
 
 

@@ -627,6 +627,43 @@ def _sort_buffer(n, N, dtype):  # pragma: no cover - compiled
     return full
 
 
+@njit(cache=True)
+def _rule_buffers(n, N, dtype):  # pragma: no cover - compiled
+    """The work buffers of :func:`_rule_range` for n rows (one set per parallel chunk): the sort
+    buffer, a column, three float64 lanes, two lanes of X's dtype, and the non-finite check."""
+    return (
+        _sort_buffer(n, N, dtype), np.empty(n, dtype=dtype), np.empty(_LANES, dtype=np.float64),
+        np.empty(_LANES, dtype=np.float64), np.empty(_LANES, dtype=np.float64),
+        np.empty(_LANES, dtype=dtype), np.empty(_LANES, dtype=dtype), np.zeros(_LANES, dtype=dtype),
+    )
+
+
+@njit(cache=True)
+def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: no cover - compiled
+    """:func:`_coordinatewise_cpu` on the coordinates ``lo0:hi0``, with the buffers ``bufs``
+    (:func:`_rule_buffers`); a NaN or infinity read leaves NaN in ``bufs[7]``."""
+    full, col, cen, acc, start, klo, khi, chk = bufs
+    n = rows.shape[0] if rows.shape[0] > 0 else X.shape[0]
+    buf = full[:n]
+    alo, ahi = _median_window(n, k)
+    for lo in range(lo0, hi0, _LANES):
+        hi = min(hi0, lo + _LANES)
+        nxt = min(hi0, hi + _LANES)
+        a = _load_sort(X, rows, lo, hi, N, full, col, nxt, chk, rule == 0)
+        if rule == 0:
+            _median_halves(buf, a, n, kind, klo, khi, acc)
+        elif rule == 1:
+            _trimmed_lanes(buf, f, acc)
+        elif rule == 2:
+            _trimmed_lanes(buf, f, cen)
+            _closest_lanes(buf, k, cen, start, acc, 0, n - k)
+        else:
+            _median_lanes(buf, kind, cen)
+            _closest_lanes(buf, k, cen, start, acc, alo, ahi)
+        for t in range(hi - lo):
+            out[lo + t] = acc[t]
+
+
 @njit(parallel=True, cache=True)
 def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: no cover - compiled
     """One coordinate-wise rule over all coordinates of the rows ``rows`` of X (all rows when
@@ -641,34 +678,89 @@ def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: n
     nchunks = bounds.shape[0] - 1
     bad = np.zeros(nchunks, dtype=np.bool_)
     for c in prange(nchunks):
-        chk = np.zeros(_LANES, dtype=X.dtype)
-        full = _sort_buffer(n, N, X.dtype)
-        buf = full[:n]
-        col = np.empty(n, dtype=X.dtype)
-        cen = np.empty(_LANES, dtype=np.float64)
-        acc = np.empty(_LANES, dtype=np.float64)
-        start = np.empty(_LANES, dtype=np.float64)
-        klo = np.empty(_LANES, dtype=X.dtype)
-        khi = np.empty(_LANES, dtype=X.dtype)
-        alo, ahi = _median_window(n, k)
-        for lo in range(bounds[c], bounds[c + 1], _LANES):
-            hi = min(bounds[c + 1], lo + _LANES)
-            nxt = min(bounds[c + 1], hi + _LANES)
-            a = _load_sort(X, rows, lo, hi, N, full, col, nxt, chk, rule == 0)
-            if rule == 0:
-                _median_halves(buf, a, n, kind, klo, khi, acc)
-            elif rule == 1:
-                _trimmed_lanes(buf, f, acc)
-            elif rule == 2:
-                _trimmed_lanes(buf, f, cen)
-                _closest_lanes(buf, k, cen, start, acc, 0, n - k)
-            else:
-                _median_lanes(buf, kind, cen)
-                _closest_lanes(buf, k, cen, start, acc, alo, ahi)
-            for t in range(hi - lo):
-                out[lo + t] = acc[t]
-        bad[c] = _any_nan(chk)
+        bufs = _rule_buffers(n, N, X.dtype)
+        _rule_range(X, rows, rule, f, k, kind, N, bounds[c], bounds[c + 1], out, bufs)
+        bad[c] = _any_nan(bufs[7])
     return bad.any()
+
+
+#: Bytes of the n rows of one sub-block of :func:`_exact_rows_cpu` (kept in L2 while every wanted
+#: row sweeps it, and while the coordinate phase sorts the same coordinates).
+_ROWS_SUB_BYTES = 256 * 1024
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+def _exact_rows_cpu(X, rows, bounds, sub, picks, k, N, out):  # pragma: no cover - compiled
+    """Rows ``rows`` of the exact squared-distance matrix and, when ``picks`` is not empty, the
+    mean of the k values closest to the median of the rows ``picks`` per coordinate (Bulyan's
+    phase, into ``out``), in one pass over X. Returns ``(D, bad)``, bad as in
+    :func:`_coordinatewise_cpu`.
+
+    Every chunk goes over its coordinates in sub-blocks of ``sub``; a sub-block streams every row
+    x once and pairs it with 2 of the wanted rows at a time (clamped copies beyond the last are
+    dropped), each pair summing ``(x_k - z_k)^2`` in float64 by the same loop, and the
+    sub-block sums are added in order: an entry's bits depend only on (n, d, dtype), never on
+    the other rows wanted, on ``picks`` or on the threads, so entries (i, j) and (j, i) of two
+    calls agree. The phase then sorts the picked rows of the sub-block while they are cached.
+    """
+    n = X.shape[0]
+    m = rows.shape[0]
+    npk = picks.shape[0]
+    nchunks = bounds.shape[0] - 1
+    part = np.zeros((nchunks, m, n), dtype=np.float64)
+    bad = np.zeros(nchunks, dtype=np.bool_)
+    for c in prange(nchunks):
+        bufs = _rule_buffers(max(npk, 1), N, X.dtype)
+        for lo in range(bounds[c], bounds[c + 1], sub):
+            hi = min(bounds[c + 1], lo + sub)
+            for j in range(n):
+                x = X[j, lo:hi]
+                for qb in range(0, m, 2):
+                    z0 = X[rows[qb], lo:hi]
+                    z1 = X[rows[min(qb + 1, m - 1)], lo:hi]
+                    s0 = 0.0
+                    s1 = 0.0
+                    for t in range(hi - lo):
+                        v = np.float64(x[t])
+                        w = v - np.float64(z0[t])
+                        s0 += w * w
+                        w = v - np.float64(z1[t])
+                        s1 += w * w
+                    part[c, qb, j] += s0
+                    if qb + 1 < m:
+                        part[c, qb + 1, j] += s1
+            if npk > 0:
+                _rule_range(X, picks, _CLOSEST, 0, k, 0, N, lo, hi, out, bufs)
+        bad[c] = _any_nan(bufs[7])
+    D = np.zeros((m, n), dtype=np.float64)
+    for c in range(nchunks):
+        for q in range(m):
+            for j in range(n):
+                D[q, j] += part[c, q, j]
+    for q in range(m):
+        D[q, rows[q]] = 0.0
+    return D, bad.any()
+
+
+def exact_rows(X: np.ndarray, rows: np.ndarray, picks: np.ndarray | None = None,
+               beta: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """Exact squared distances (float64, from differences) from the rows ``rows`` of X to every
+    row, shape (len(rows), n), in one parallel pass over X (see :func:`_exact_rows_cpu`); with
+    ``picks``, also ``closest_mean_to_median(X, beta, rows=picks)`` (midpoint median) from the
+    same pass, else None. X must be finite (the rules check it first)."""
+    n, d = X.shape
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    sub = max(_LANES, _ROWS_SUB_BYTES // (n * X.itemsize) // _LANES * _LANES)
+    bounds = chunk_bounds(d, sub, 64)
+    if picks is None:
+        D, _ = _exact_rows_cpu(X, rows, bounds, sub, _ALL_ROWS, 1, 8, np.empty(0, X.dtype))
+        return D, None
+    picks = np.ascontiguousarray(picks, dtype=np.int64)
+    out = np.empty(d, dtype=X.dtype)
+    D, bad = _exact_rows_cpu(X, rows, bounds, sub, picks, int(beta), _sort_rows(picks.size), out)
+    if bad:
+        raise NonFiniteInput
+    return D, out
 
 
 @njit(cache=True)

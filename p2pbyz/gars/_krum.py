@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from . import _api, _reference
 from ._common import (
-    NonFiniteInput, chunk_bounds, nonfinite_rows, sq_distance_rows, sq_distances,
+    NonFiniteInput, chunk_bounds, nonfinite_rows, sq_distances,
     sq_distances_bounded,
 )
 from ._registry import GarSpec, register
@@ -172,19 +172,26 @@ class ScoreBounds:
         self.order = _row_orders(E)
         self.exact = np.ones(E.shape[0], dtype=np.bool_)
 
-    def make_exact(self, rows: np.ndarray) -> None:
-        """Replace the bounds of ``rows`` by their exact values (one pass over X)."""
+    def make_exact(self, rows: np.ndarray, phase: tuple[np.ndarray, int] | None = None):
+        """Replace the bounds of ``rows`` by their exact values (one pass over X).
+
+        With ``phase = (picks, beta)``, the same pass also computes Bulyan's coordinate phase of
+        the rows ``picks`` (:func:`._coordinatewise.exact_rows`) and returns it; None when it
+        did not (the whole exact matrix was computed instead) or without ``phase``."""
+        from ._coordinatewise import exact_rows  # imports this module's siblings only
+
         n = self.X.shape[0]
         rows = np.array([i for i in rows if not self.exact[i]], dtype=np.int64)
         if self.exact.sum() + rows.size > _EXACT_ROWS_FRACTION * n:
             self._set_exact_matrix()
-            return
-        D = sq_distance_rows(self.X, rows)
+            return None
+        D, out = exact_rows(self.X, rows, *(phase or (None,)))
         E = D if self.squared else np.sqrt(D)
         self.lo[rows] = E
         self.hi[rows] = E
         self.order[rows] = np.argsort(E, axis=1)
         self.exact[rows] = True
+        return out
 
     def scores(self, alive: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Bounds on the Krum score (sum of the k smallest entries over the other alive rows) of

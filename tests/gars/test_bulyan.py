@@ -129,7 +129,7 @@ def test_selection_from_float32_bounds_is_the_exact_one(n, d, shift):
     D = _krum.sq_distances(X)
     for m in (0, n - f):
         E = _krum.ScoreBounds(X, True)
-        got = _bulyan._iterated_selection(E, f, theta, True, m)
+        got = _bulyan._iterated_selection(E, f, theta, True, m)[:3]
         assert 0 < E.exact.sum() < n / 4  # the bounds path ran, and needed a few exact rows
         want = _bulyan._iterated_selection_exact(D, _krum._row_orders(D), f, theta, True, m)
         for a, b in zip(got, want, strict=True):
@@ -297,3 +297,43 @@ def test_theory_hooks():
     assert gars.spec("multi_bulyan").params == {
         "theta": None, "m": None, "neighbours": "paper", "squared": True
     }
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exact_rows_with_the_phase_in_the_same_pass(dtype):
+    """:func:`exact_rows` gives the same distances with or without the phase, whatever other rows
+    are wanted (entries (i, j) and (j, i) agree), close to the full exact matrix, and the phase
+    bit for bit as :func:`closest_mean_to_median` on the same rows."""
+    from p2pbyz.gars import _coordinatewise as cw
+
+    rng = np.random.default_rng(11)
+    n, d = 23, 3 * cw._LANES + 17
+    X = rng.normal(size=(n, d)).astype(dtype)
+    picks = rng.permutation(n)[:15]
+    D1, none = cw.exact_rows(X, np.array([4, 9, 2]))
+    D2, out = cw.exact_rows(X, np.array([2, 17]), picks, 7)
+    assert none is None
+    np.testing.assert_array_equal(D1[2], D2[0])
+    assert D1[1, 17] == D2[1, 9]
+    np.testing.assert_allclose(D1, _krum.sq_distances(X)[[4, 9, 2]], rtol=1e-12)
+    np.testing.assert_array_equal(out, cw.closest_mean_to_median(X, 7, rows=picks))
+
+
+def test_bulyan_phase_fused_with_the_exact_rows_equals_the_separate_phase(monkeypatch):
+    """When the bounds leave rows unsure, the phase runs in the same pass on the speculative
+    selection; the result is the separate phase's, bit for bit, and the fused result is used."""
+    rng = np.random.default_rng(2)
+    n, d = 27, 700
+    X = rng.standard_normal((n, d))
+    X[5] = X[3] * (1 + 1e-7 * rng.standard_normal(d))  # a near tie: some rows must become exact
+    X = X.astype(np.float32)
+    f = 4
+    E = _krum.ScoreBounds(X, True)
+    picks, _, _, fused = _bulyan._iterated_selection(E, f, n - 2 * f, True, 0, n - 4 * f)
+    assert fused is not None and fused[0] == frozenset(picks.tolist())
+    separate = _bulyan._coordinate_phase(X, n - 4 * f, picks)
+    np.testing.assert_array_equal(fused[1], separate)
+    calls = []
+    monkeypatch.setattr(_bulyan, "_coordinate_phase", lambda *a: calls.append(a))
+    np.testing.assert_array_equal(_bulyan._bulyan_impl(X, f), separate)
+    assert calls == []
