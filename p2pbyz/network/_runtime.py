@@ -53,7 +53,7 @@ from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 from .. import config
 from .._validation import check_int, check_real
 from ..errors import InvalidArgument, ReplayError
-from ._latency import Constant
+from ._latency import Constant, Uniform
 from ._message import Message
 from ._policies import Crash, LinkPolicy, NodePolicy, Outgoing, Partition, check_policies
 from ._stats import LinkStatistics, NetworkStatistics, NodeStatistics, RunResult, RunStatistics
@@ -78,6 +78,7 @@ _TIME, _SEQ = itemgetter(0), itemgetter(1)
 _IDX = attrgetter("idx")
 _BLOCK = 32  # draws per refill of a link's buffered random streams
 _WORDS = 8  # uint32 words seeding one link's PCG64 (128-bit state and increment)
+_CHUNK = 512  # nodes whose out-links draw their first block together (_LinkDraws.first_block)
 # SeedSequence key domains.
 _KEY_NODE, _KEY_LINK = 0, 1
 
@@ -330,17 +331,20 @@ class _LinkDraws:
     draws: the draws are exactly those of a PCG64 of its own, without building a PCG64 and a
     Generator per link (about 8 us and several GC-tracked objects each, times tens of thousands).
     The swap copies the raw bytes of the C state where numpy's layout allows (``raw``: about
-    0.5 us instead of 5 us through the ``state`` property's dicts).
+    0.5 us instead of 5 us through the ``state`` property's dicts). A link's first block of
+    uniform draws is not drawn through it but computed with those of its chunk of nodes
+    (:meth:`first_block`).
     """
 
-    __slots__ = ("root", "bg", "gen", "raw", "core", "extra", "nodes", "seeded")
+    __slots__ = ("root", "bg", "gen", "raw", "core", "extra", "nodes", "seeded", "all")
 
     def __init__(
         self, root: np.random.SeedSequence, nodes: Sequence[_Node] = ()
     ) -> None:
         self.root = root
+        self.all = list(nodes)
         # The nodes, for seeding all those of one out-degree at once (None: one by one).
-        self.nodes = list(nodes) if _seeds_vectorizable(root) else None
+        self.nodes = self.all if _seeds_vectorizable(root) else None
         self.seeded: set[int] = set()
         self.bg = np.random.PCG64(0)
         self.gen = np.random.Generator(self.bg)
@@ -378,6 +382,12 @@ class _LinkDraws:
 
     def initial_seed(self, node: _Node, j: int) -> tuple[int, int]:
         """``(state, inc)`` of link ``node -> j``'s PCG64 before its first draw."""
+        w = self._words(node)
+        p = (_WORDS // 2) * node.out_pos[j]
+        return _pcg64_seeded(w[p], w[p + 1], w[p + 2], w[p + 3])
+
+    def _words(self, node: _Node) -> list[int]:
+        """``node.link_words`` (the seeds of its out-links' streams), computed if not yet."""
         w = node.link_words
         if w is None and self.nodes is not None:
             self._seed_degree(node)
@@ -390,8 +400,44 @@ class _LinkDraws:
             words = ss.generate_state(_WORDS * len(node.out_idx), np.uint32)
             w = node.link_words = words.view(np.uint64).tolist()
             node.out_pos = {j: p for p, j in enumerate(node.out_idx)}
-        p = (_WORDS // 2) * node.out_pos[j]
-        return _pcg64_seeded(w[p], w[p + 1], w[p + 2], w[p + 3])
+        return w
+
+    def first_block(self, link: _Link, low: float, high: float) -> memoryview | None:
+        """The first ``_BLOCK`` draws of ``link``'s untouched stream as ``Generator.uniform(low,
+        high, _BLOCK)`` gives them (``random(_BLOCK)`` for ``[0, 1)``), its state set past them;
+        ``None`` where the raw state copy is unavailable (then draw through :meth:`load`).
+
+        A link's first block is its main cost at creation (about 10 us through numpy's
+        generator, times every link of a large network): the blocks of the out-links of a chunk
+        of nodes are computed at once, by :func:`_pcg64_blocks`, the same draws bit for bit."""
+        rng = high - low  # as numpy's uniform computes it
+        if not self.raw or sys.byteorder != "little" or not math.isfinite(rng):
+            return None
+        node = link.snode
+        fb = node.link_first
+        if fb is None:
+            self._first_chunk(node)
+            fb = node.link_first
+        blocks, base = fb
+        r = base + node.out_pos[link.dst]
+        link.state = (blocks.core[32 * r : 32 * r + 32], _ZERO8)
+        return blocks.take(r, low, rng)
+
+    def _first_chunk(self, node: _Node) -> None:
+        """Compute the first blocks of the out-links of ``node`` and of the nodes of its chunk
+        whose link seeds are known (:class:`_FirstBlocks`, ``link_first`` of each)."""
+        self._words(node)
+        c = node.idx - node.idx % _CHUNK
+        chunk = [
+            n for n in self.all[c : c + _CHUNK] if n.link_first is None and n.link_words is not None
+        ]
+        seeds = [w for n in chunk for w in n.link_words]  # type: ignore[union-attr]
+        words = np.array(seeds, dtype=np.uint64)
+        blocks = _FirstBlocks(*_pcg64_blocks(words.reshape(-1, 4), _BLOCK))
+        base = 0
+        for n in chunk:
+            n.link_first = (blocks, base)
+            base += len(n.out_idx)
 
 
     def _seed_degree(self, node: _Node) -> None:
@@ -407,6 +453,92 @@ class _LinkDraws:
         for n, w in zip(group, words.view(np.uint64).tolist()):
             n.link_words = w
             n.out_pos = {j: p for p, j in enumerate(n.out_idx)}
+
+
+class _FirstBlocks:
+    """The first blocks of draws of a chunk of link streams (see :meth:`_LinkDraws.first_block`):
+    ``u`` their ``random()`` values (row ``r``: link ``r``'s ``k`` draws), ``core`` the raw C
+    states past them (32 bytes a row)."""
+
+    __slots__ = ("u", "k", "core", "scaled", "left")
+
+    def __init__(self, u: np.ndarray, core: np.ndarray) -> None:
+        self.k = u.shape[1]
+        self.u: np.ndarray | None = u
+        self.core = core.tobytes()  # 32 bytes a link (little-endian, checked by first_block)
+        # Flat views of ``u * rng + low``, by ``(low, rng)``.
+        self.scaled: dict[tuple[float, float], memoryview] = {}
+        self.left = len(u)  # rows not yet taken; the arrays are dropped with the last one
+
+    def take(self, r: int, low: float, rng: float) -> memoryview:
+        """Row ``r`` scaled to ``[low, low + rng)``, as a view of floats (indexing it gives a
+        Python float: a list would cost 32 float objects per link up front, a few us each time
+        at 10,000 nodes, where their memory is fresh)."""
+        u = self.u
+        assert u is not None
+        key = (low, rng)
+        a = self.scaled.get(key)
+        if a is None:
+            if low == 0.0 and rng == 1.0:
+                flat = u  # random(): low + 1.0 * u is u
+            else:
+                # numpy's uniform is ``low + rng * next_double`` (no fused multiply-add: checked
+                # in the tests); elementwise here, the same roundings.
+                flat = u * rng + low
+            a = self.scaled[key] = memoryview(flat.reshape(-1))
+        k = self.k
+        self.left -= 1
+        if not self.left:
+            self.u = None
+            self.scaled = {}
+        return a[r * k : r * k + k]
+
+
+_U64 = np.uint64
+_PCG_MULT_HI, _PCG_MULT_LO = _U64(_PCG_MULT >> 64), _U64(_PCG_MULT & ((1 << 64) - 1))
+_PCG_MULT_B0, _PCG_MULT_B1 = _U64(_PCG_MULT & 0xFFFFFFFF), _U64((_PCG_MULT >> 32) & 0xFFFFFFFF)
+_LO32, _SH1, _SH11, _SH32, _SH58, _SH63, _SH64 = (
+    _U64(0xFFFFFFFF), _U64(1), _U64(11), _U64(32), _U64(58), _U64(63), _U64(64)
+)
+
+
+def _pcg64_step(
+    hi: np.ndarray, lo: np.ndarray, ihi: np.ndarray, ilo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One PCG64 step, ``state * MULT + inc`` modulo 2**128, on states split in uint64 halves
+    (the high half of ``lo * MULT_LO`` from 32-bit limbs; uint64 arithmetic wraps)."""
+    a0 = lo & _LO32
+    a1 = lo >> _SH32
+    t0 = a0 * _PCG_MULT_B0
+    t1 = a1 * _PCG_MULT_B0 + (t0 >> _SH32)
+    t2 = a0 * _PCG_MULT_B1 + (t1 & _LO32)
+    hi = a1 * _PCG_MULT_B1 + (t1 >> _SH32) + (t2 >> _SH32) + lo * _PCG_MULT_HI + hi * _PCG_MULT_LO
+    lo = lo * _PCG_MULT_LO
+    nlo = lo + ilo
+    hi += ihi + (nlo < lo)  # the carry
+    return hi, nlo
+
+
+def _pcg64_blocks(words: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row ``[s_hi, s_lo, i_hi, i_lo]`` of ``words`` (uint64), the first ``k``
+    ``random()`` draws of ``PCG64(seed)`` for a seed generating those words (see
+    :func:`_pcg64_seeded`), and its raw state past them (``[state_lo, state_hi, inc_lo, inc_hi]``,
+    the C layout checked by :func:`_pcg64_raw`); vectorized over the rows, bit for bit numpy's
+    (PCG64's XSL-RR output of the stepped state; ``(x >> 11) * 2**-53``)."""
+    s_hi, s_lo, i_hi, i_lo = (words[:, c].copy() for c in range(4))
+    ihi = (i_hi << _SH1) | (i_lo >> _SH63)
+    ilo = (i_lo << _SH1) | _SH1
+    lo = ilo + s_lo
+    hi = ihi + s_hi + (lo < ilo)
+    hi, lo = _pcg64_step(hi, lo, ihi, ilo)
+    u = np.empty((len(words), k))
+    for c in range(k):
+        hi, lo = _pcg64_step(hi, lo, ihi, ilo)
+        x = hi ^ lo
+        rot = hi >> _SH58
+        x = (x >> rot) | (x << ((_SH64 - rot) & _SH63))
+        u[:, c] = (x >> _SH11).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return u, np.stack([lo, hi, ilo, ihi], axis=1)
 
 
 # numpy's SeedSequence (numpy/random/bit_generator.pyx), vectorized over spawn keys below.
@@ -561,15 +693,25 @@ class _Link:
 
     def refill(self) -> None:
         d = self.draws
-        self.lbuf = self.policy.latency.sample(d.load(self), _BLOCK).tolist()
-        d.store(self)
+        lat = self.policy.latency
         self.lpos = 0
+        if self.state is None and type(lat) is Uniform:
+            # The untouched stream's first block, computed with its chunk's (much cheaper).
+            buf = d.first_block(self, float(lat.low), float(lat.high))
+            if buf is not None:
+                self.lbuf = buf
+                return
+        self.lbuf = lat.sample(d.load(self), _BLOCK).tolist()
+        d.store(self)
 
     def uniform(self) -> float:
         if self.upos >= len(self.ubuf):
             d = self.draws
-            self.ubuf = d.load(self).random(_BLOCK).tolist()
-            d.store(self)
+            buf = d.first_block(self, 0.0, 1.0) if self.state is None else None
+            if buf is None:
+                buf = d.load(self).random(_BLOCK).tolist()
+                d.store(self)
+            self.ubuf = buf
             self.upos = 0
         v = self.ubuf[self.upos]
         self.upos += 1
@@ -588,6 +730,7 @@ class _Node:
         "emitted", "policies", "out_idx", "id", "idx",
         "behaviour", "validator", "start_at", "out", "in_ids", "attrs", "ctx", "timer",
         "inbox", "rr", "ss", "rng", "prng", "incarnation", "link_words", "out_pos",
+        "link_first",
         "omitted", "throttled_in", "throttled_out", "malformed_in", "malformed_out", "imp",
         "crashes", "recoveries",
     )  # fmt: skip
@@ -628,6 +771,7 @@ class _Node:
         self.prng: np.random.Generator | None = None
         self.link_words: list[int] | None = None  # seeds of its out-links (_LinkDraws)
         self.out_pos: dict[int, int] = {}
+        self.link_first: tuple[_FirstBlocks, int] | None = None  # (its chunk's, first row)
         self.incarnation = 0
         self.sent = self.emitted = self.omitted = self.received = self.consumed = 0
         self.throttled_in = self.throttled_out = self.malformed_in = self.malformed_out = 0

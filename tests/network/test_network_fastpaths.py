@@ -175,3 +175,55 @@ def test_link_words_per_degree_group():
         ss = np.random.SeedSequence(9, spawn_key=(_KEY_LINK, node.idx))
         want = ss.generate_state(_WORDS * len(node.out_idx), np.uint32).view(np.uint64).tolist()
         assert node.link_words == want
+
+
+def test_pcg64_blocks_match_numpy():
+    # The first blocks of many streams at once: the draws of numpy's PCG64 and its state past them.
+    rng = np.random.default_rng(11)
+    words = rng.integers(0, 2**64, size=(300, 4), dtype=np.uint64)
+    words[0] = 0
+    words[1] = 2**64 - 1
+    words[2] = [2**63, 1, 2**63 - 1, 2**32]
+    u, core = runtime._pcg64_blocks(words, _BLOCK)
+    for r, w in enumerate(words):
+        state, inc = runtime._pcg64_seeded(*(int(v) for v in w))
+        bg = np.random.PCG64(0)
+        bg.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
+                    "has_uint32": 0, "uinteger": 0}  # fmt: skip
+        assert u[r].tolist() == np.random.Generator(bg).random(_BLOCK).tolist()
+        lo, hi, ilo, ihi = (int(v) for v in core[r])
+        assert bg.state["state"] == {"state": (hi << 64) | lo, "inc": (ihi << 64) | ilo}
+
+
+def test_first_blocks_equal_per_link_generators(monkeypatch):
+    # First blocks computed per chunk of nodes (chunks of 3 here, nodes of several out-degrees),
+    # scaled for each link's uniform latency or taken as random() by a lossy link's first draw,
+    # then later blocks through the shared generator: each link's draws are its own PCG64's.
+    monkeypatch.setattr(runtime, "_CHUNK", 3)
+    g = nx.gnp_random_graph(14, 0.35, seed=2, directed=True)
+    lats = [Uniform(0.01, 0.02), Uniform(0.0, 1.0), Uniform(0.003, 0.25), Uniform(0.5, 0.5)]
+    for k, (u, v) in enumerate(g.edges):
+        g.edges[u, v]["link"] = LinkPolicy(latency=lats[k % len(lats)], loss=0.1 * (k % 3 == 0))
+    net = Network(g, seed=77, link_policy=LinkPolicy(latency=Uniform(0.01, 0.02)))
+    links = [net._make_link(node, j) for node in reversed(net._nodes) for j in node.out_idx]
+    got = {}
+    for ln in links:
+        seq = got[(ln.src, ln.dst)] = []
+        for _ in range(2):
+            if ln.loss:
+                seq.append([ln.uniform() for _ in range(_BLOCK)])
+            ln.refill()
+            seq.append(list(ln.lbuf))
+    assert all(n.link_first is not None for n in net._nodes if n.out_idx)
+    for ln in links:
+        node = net._nodes[ln.src]
+        ss = np.random.SeedSequence(77, spawn_key=(_KEY_LINK, node.idx))
+        words = ss.generate_state(_WORDS * len(node.out_idx), np.uint32)
+        p = node.out_idx.index(ln.dst)
+        gen = np.random.Generator(np.random.PCG64(_Words(words[_WORDS * p : _WORDS * (p + 1)])))
+        want = []
+        for _ in range(2):
+            if ln.loss:
+                want.append(gen.random(_BLOCK).tolist())
+            want.append(ln.policy.latency.sample(gen, _BLOCK).tolist())
+        assert got[(ln.src, ln.dst)] == want
