@@ -32,7 +32,7 @@ import scipy.linalg
 from numba import njit, prange
 
 from . import _api, _reference
-from ._common import chunk_bounds, sq_distances
+from ._common import chunk_bounds, raise_if_nonfinite, sq_distances
 from ._geomed import _weighted_sum
 from ._registry import GarSpec, register
 from .. import config
@@ -95,8 +95,12 @@ def weighted_mean(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _caf_impl(X: np.ndarray, f: int) -> np.ndarray:
     if f == 0:
-        return weighted_mean(X, np.full(X.shape[0], 1.0 / X.shape[0]))
-    return weighted_mean(X, caf_weights(sq_distances(X), f))
+        out = weighted_mean(X, np.full(X.shape[0], 1.0 / X.shape[0]))
+        raise_if_nonfinite(X, out)  # detects_nonfinite: a NaN/inf row reaches the mean
+        return out
+    D = sq_distances(X)
+    raise_if_nonfinite(X, D)
+    return weighted_mean(X, caf_weights(D, f))
 
 
 def caf(X, f, *, pre=(), nonfinite="drop", target="cpu"):
@@ -177,5 +181,6 @@ register(
                 "bounded_under_attack",
             }
         ),
+        detects_nonfinite=True,  # its distances (or mean, at f = 0) reveal NaN/inf
     )
 )

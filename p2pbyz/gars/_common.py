@@ -87,6 +87,17 @@ def nonfinite_rows(X: np.ndarray) -> np.ndarray:
     return _nonfinite_rows_u64(X.view(np.uint64), block)
 
 
+def raise_if_nonfinite(X: np.ndarray, *derived: np.ndarray) -> None:
+    """For rules that check their own input (``GarSpec.detects_nonfinite``) through values derived
+    from every row (distances, sums): if one of ``derived`` is not finite, or X has a single row
+    (no distance between two rows to reveal it), scan X (one read) and raise
+    :class:`NonFiniteInput` if a row holds NaN or inf. A finite result proves finite rows, so
+    finite input is never scanned; non-finite results from finite rows (overflow) pass."""
+    if X.shape[0] == 1 or not all(np.isfinite(a).all() for a in derived):
+        if nonfinite_rows(X).any():
+            raise NonFiniteInput
+
+
 def chunk_bounds(d: int, block: int, max_chunks: int = 64) -> np.ndarray:
     """Split ``range(d)`` into at most ``max_chunks`` chunks aligned on ``block`` (fixed per d)."""
     nblocks = (d + block - 1) // block

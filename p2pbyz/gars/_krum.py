@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from . import _api, _reference
 from ._common import (
-    NonFiniteInput, chunk_bounds, nonfinite_rows, sq_distances,
+    NonFiniteInput, chunk_bounds, nonfinite_rows, raise_if_nonfinite, sq_distances,
     sq_distances_bounded,
 )
 from ._registry import GarSpec, register
@@ -113,20 +113,12 @@ def score_matrix(X: np.ndarray, squared: bool) -> np.ndarray:
 _EXACT_ROWS_FRACTION = 0.25
 
 
-def _check_finite(X: np.ndarray) -> None:
-    """Raise :class:`._common.NonFiniteInput` if a row of X holds NaN or inf (one read of X).
-
-    Every distance involving such a row is NaN or inf, so :class:`ScoreBounds` only scans X when
-    its matrix is not finite (or n = 1), and the rules built on it (``detects_nonfinite``) spare the wrapper
-    its scan of X on finite input (a read of X: about 30% of Krum's time at (32, 1e7))."""
-    if nonfinite_rows(X).any():
-        raise NonFiniteInput
-
-
 class ScoreBounds:
     """The matrix E that Krum scores sum (squared distances, or distances) as certified bounds
     ``lo <= E <= hi``, made exact row by row where a selection needs it. Raises
-    :class:`._common.NonFiniteInput` if a row of X is not finite.
+    :class:`._common.NonFiniteInput` if a row of X is not finite (:func:`._common.raise_if_nonfinite`:
+    finite input is not scanned, so the rules built on it spare the wrapper its scan of X, about
+    30% of Krum's time at (32, 1e7)).
 
     Float32 input starts from :func:`._common.sq_distances_bounded` (float32 arithmetic, twice
     the SIMD width, relative error about 2e-6); :func:`ranked` then only computes the exact
@@ -144,15 +136,13 @@ class ScoreBounds:
         self.X = X
         self.squared = squared
         n = X.shape[0]
-        if n == 1:  # no distance between two rows to reveal a NaN/inf row
-            _check_finite(X)
+        raise_if_nonfinite(X)  # a single row only: the distances reveal NaN/inf rows
         approx = sq_distances_bounded(X) if fast else None
         if approx is None:
-            if fast and X.dtype == np.float32:
-                _check_finite(X)  # the fast path fails on NaN/inf rows, or on an overflow
+            if fast and X.dtype == np.float32 and nonfinite_rows(X).any():
+                raise NonFiniteInput  # the fast path fails on NaN/inf rows, or on an overflow
             self._set_exact_matrix()
-            if not np.isfinite(self.lo).all():
-                _check_finite(X)
+            raise_if_nonfinite(X, self.lo)
             return
         D, rho, alpha = approx
         lo = np.maximum(D * (1.0 - rho) - alpha, 0.0)

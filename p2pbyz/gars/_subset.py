@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _api, _reference
-from ._common import chunk_bounds, sq_distances
+from ._common import chunk_bounds, raise_if_nonfinite, sq_distances
 from ._registry import GarSpec, register
 from .. import config
 from ..errors import TooExpensiveError
@@ -261,8 +261,11 @@ def _select(
 def _mda_impl(X: np.ndarray, f: int) -> np.ndarray:
     n = X.shape[0]
     if f == 0:
-        return mean_rows(X, np.arange(n)).astype(X.dtype)
+        out = mean_rows(X, np.arange(n)).astype(X.dtype)
+        raise_if_nonfinite(X, out)  # detects_nonfinite: a NaN/inf row reaches the mean
+        return out
     D = sq_distances(X)
+    raise_if_nonfinite(X, D)
     iu, ju = np.triu_indices(n, 1)
     pv = D[iu, ju]
     order = np.argsort(-pv, kind="stable")
@@ -279,8 +282,11 @@ def _mda_impl(X: np.ndarray, f: int) -> np.ndarray:
 def _smea_impl(X: np.ndarray, f: int) -> np.ndarray:
     n = X.shape[0]
     if f == 0:
-        return mean_rows(X, np.arange(n)).astype(X.dtype)
+        out = mean_rows(X, np.arange(n)).astype(X.dtype)
+        raise_if_nonfinite(X, out)  # detects_nonfinite: a NaN/inf row reaches the mean
+        return out
     D = sq_distances(X)
+    raise_if_nonfinite(X, D)
     total = math.comb(n, f)
     binom = _binomials(n, f)
     lam = _smea_eigenvalues(D, f, binom, total, min(_NCHUNKS, total))
@@ -428,6 +434,7 @@ register(
             "variance_norm_ratio": lambda n, f: (n - f) / (math.sqrt(8.0) * f) if f else math.inf,
             "source": "THEORY.md §6 and §8.3 [derived]; ratio from LPD upper_bound [code]",
         },
+        detects_nonfinite=True,  # its distances (or mean, at f = 0) reveal NaN/inf
     )
 )
 
@@ -450,5 +457,6 @@ register(
                 "bounded_under_attack",
             }
         ),
+        detects_nonfinite=True,  # its distances (or mean, at f = 0) reveal NaN/inf
     )
 )

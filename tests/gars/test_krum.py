@@ -392,7 +392,7 @@ def test_fast_path_makes_few_rows_exact():
 
 
 _DISTANCE_RULES = [("krum", 9, 2), ("multi_krum", 9, 2), ("medoid", 9, 2), ("bulyan", 11, 2),
-                   ("multi_bulyan", 11, 2)]
+                   ("multi_bulyan", 11, 2), ("caf", 9, 2), ("mda", 9, 2), ("smea", 9, 2)]
 
 
 @pytest.mark.parametrize("rule,n,f", _DISTANCE_RULES)
@@ -419,23 +419,25 @@ def test_distance_rules_detect_nonfinite_rows_themselves(rule, n, f, dtype, bad)
 
 def test_distance_rules_skip_the_scan_on_finite_input(monkeypatch):
     calls = []
-    real = _krum.nonfinite_rows
-    monkeypatch.setattr(_krum, "nonfinite_rows", lambda X: calls.append(1) or real(X))
-    from p2pbyz.gars import _api
+    from p2pbyz.gars import _api, _common
 
-    monkeypatch.setattr(_api, "nonfinite_rows", lambda X: calls.append(1) or real(X))
+    real = _common.nonfinite_rows
+    for mod in (_api, _common, _krum):
+        monkeypatch.setattr(mod, "nonfinite_rows", lambda X: calls.append(1) or real(X))
     for rule, n, f in _DISTANCE_RULES:
         for dtype in DTYPES:
-            assert np.isfinite(gars.aggregate(rule, _honest(dtype, n, 50), f)).all()
+            for ff in (0, f):
+                assert np.isfinite(gars.aggregate(rule, _honest(dtype, n, 50), ff)).all()
     assert calls == []
 
 
-def test_medoid_of_one_nonfinite_row_is_refused():
+def test_one_nonfinite_row_alone_is_refused():  # n = 1: no distance reveals it
     from p2pbyz.errors import ByzantineAssumptionError
 
-    for dtype in DTYPES:
-        with pytest.raises(ByzantineAssumptionError, match="but f=0"):
-            gars.medoid(np.array([[1.0, np.nan]], dtype=dtype), 0)
+    for rule in ("medoid", "mda", "smea", "caf"):
+        for dtype in DTYPES:
+            with pytest.raises(ByzantineAssumptionError, match="but f=0"):
+                gars.aggregate(rule, np.array([[1.0, np.nan]], dtype=dtype), 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
