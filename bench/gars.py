@@ -171,11 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     for n, d in sizes:
         X = rng.normal(size=(n, d)).astype(np.float32)
-        # the fastest of two readers: a parallel numba sum and numpy's own reduction
-        floor_read = min(_timeit(lambda: _read_once(X), args.repeat),
-                         _timeit(lambda: X.sum(axis=0), args.repeat))
-        floor_gemm = _timeit(lambda: X @ X.T, args.repeat)
+
+        def floors() -> tuple[float, float]:
+            # the fastest of two readers: a parallel numba sum and numpy's own reduction
+            read = min(_timeit(lambda: _read_once(X), args.repeat),
+                       _timeit(lambda: X.sum(axis=0), args.repeat))
+            return read, _timeit(lambda: X @ X.T, args.repeat)
+
+        floor_read, floor_gemm = floors()
         console.log(f"n={n} d={d:.0e}: read-once {floor_read * 1e3:.2f} ms, X@X.T {floor_gemm * 1e3:.2f} ms")
+        first = len(rows)
         for name in rules:
             f = _choose_f(name, n)
             params = {"seed": 0} if "seed" in gars.spec(name).params else {}
@@ -197,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             console.log(f"  {name:18s} f={f:<3d} {t * 1e3:10.2f} ms  x{t / floor:6.2f} of floor"
                         + (f"  numpy {t_np * 1e3:10.2f} ms ({t_np / t:6.1f}x)" if t_np else ""))
+        # The floors again after the rules: a shared machine's speed drifts (X@X.T at (32, 1e7)
+        # measured 294 to 552 ms in one day), so each ratio uses the faster of the two floors.
+        read2, gemm2 = floors()
+        floor_read, floor_gemm = min(floor_read, read2), min(floor_gemm, gemm2)
+        console.log(f"n={n} d={d:.0e} after: read-once {read2 * 1e3:.2f} ms, X@X.T {gemm2 * 1e3:.2f} ms")
+        for r in rows[first:]:
+            floor = floor_gemm if r["floor"] == "X@X.T" else floor_read
+            r.update(read_floor_s=floor_read, gemm_s=floor_gemm, ratio_to_floor=r["time_s"] / floor)
 
     table = Table(title=f"p2pbyz GARs, float32, {os.cpu_count()} cores")
     for col in ("rule", "n", "d", "f", "ms", "/floor", "floor", "numpy ms", "speedup"):
