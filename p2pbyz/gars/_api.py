@@ -272,19 +272,18 @@ def apply_cpu(
     for pspec, pparams in pre:
         X, f = pspec.impl(X, f, **pparams)
         X = np.ascontiguousarray(X, dtype=dtype)
-    if not pre:
-        out = spec.impl(X, f, **params)  # NonFiniteInput goes to run()'s non-finite policy
-    else:
-        try:
-            out = spec.impl(X, f, **params)
-        except NonFiniteInput:
-            # finite inputs whose pre-aggregated vectors overflowed (means of values near the
-            # dtype's maximum): no input row to drop, so say what happened
-            names = ", ".join(p.name for p, _ in pre)
-            raise InvalidArgument(
-                f"{spec.name}: the vectors out of pre-aggregation ({names}) hold NaN or inf "
-                f"(overflow in {dtype}); scale the inputs down"
-            ) from None
+    try:
+        out = spec.impl(X, f, **params)
+    except NonFiniteInput:
+        if not pre:
+            raise  # run() applies the non-finite policy
+        # finite inputs whose pre-aggregated vectors overflowed (means of values near the
+        # dtype's maximum): no input row to drop, so say what happened
+        names = ", ".join(p.name for p, _ in pre)
+        raise InvalidArgument(
+            f"{spec.name}: the vectors out of pre-aggregation ({names}) hold NaN or inf "
+            f"(overflow in {dtype}); scale the inputs down"
+        ) from None
     return np.asarray(out, dtype=dtype)
 
 

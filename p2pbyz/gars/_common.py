@@ -494,21 +494,6 @@ def sq_distances_bounded(X: np.ndarray) -> tuple[np.ndarray, float, float] | Non
     return D, rho, alpha
 
 
-def sq_distance_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Exact squared distances (float64, from differences) from the rows ``rows`` of X to every
-    row: shape (len(rows), n), in one parallel pass.
-
-    Entry (i, j) and entry (j, i) of two calls agree bit for bit: ``(x - y)^2 == (y - x)^2`` in
-    floating point and both are summed by the same loop over the same fixed coordinate chunks
-    (whatever the number of threads). The kernel lives with the coordinate-wise ones
-    (:func:`._coordinatewise.exact_rows`), which can run Bulyan's phase in the same pass.
-    """
-    from ._coordinatewise import exact_rows  # the coordinate-wise module imports this one
-
-    return exact_rows(X, rows)[0]
-
-
-
 # ----------------------------------------------------------------------------------------------
 # Means of groups of rows (NNM, bucketing, Multi-Bulyan)
 

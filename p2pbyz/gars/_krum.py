@@ -19,6 +19,7 @@ from ._common import (
     NonFiniteInput, chunk_bounds, nonfinite_rows, raise_if_nonfinite, sq_distances,
     sq_distances_bounded,
 )
+from ._coordinatewise import exact_rows
 from ._registry import GarSpec, register
 from .. import config
 from .._random import as_generator
@@ -126,7 +127,7 @@ class ScoreBounds:
     outcome: what is selected is exactly what the float64 computation selects, at about the cost
     of the float32 one. Float64 input (and float32 sums that overflow) start exact.
 
-    A row's exact values come from :func:`._common.sq_distance_rows`, and only that row
+    A row's exact values come from :func:`._coordinatewise.exact_rows`, and only that row
     is updated (other rows keep their valid bounds, and each row's ``order`` sorts both its
     bounds). Two exact rows agree on their shared entry: ``(x - y)^2 == (y - x)^2`` in floating
     point, summed in the same fixed order.
@@ -168,8 +169,6 @@ class ScoreBounds:
         With ``phase = (picks, beta)``, the same pass also computes Bulyan's coordinate phase of
         the rows ``picks`` (:func:`._coordinatewise.exact_rows`) and returns it; None when it
         did not (the whole exact matrix was computed instead) or without ``phase``."""
-        from ._coordinatewise import exact_rows  # imports this module's siblings only
-
         n = self.X.shape[0]
         rows = np.array([i for i in rows if not self.exact[i]], dtype=np.int64)
         if self.exact.sum() + rows.size > _EXACT_ROWS_FRACTION * n:
