@@ -1,10 +1,12 @@
-"""Input generators and tolerances shared by the coordinate-wise and Aksel parity tests."""
+"""Input generators, tolerances and checks shared by the GAR tests."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from p2pbyz import config
+from p2pbyz import config, gars
+from p2pbyz.errors import ByzantineAssumptionError
 
 STYLES = ("normal", "integers", "near_duplicate", "huge", "adversarial")
 
@@ -41,3 +43,15 @@ def assert_matches(got, want, dtype, scale):
     decimals = config.TEST_DECIMALS_FLOAT32 if dtype == np.float32 else config.TEST_DECIMALS_FLOAT64
     tol = 10.0**-decimals
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=tol, atol=tol * scale)
+
+
+def check_nonfinite_dropped(rule, X, f, bad, cells):
+    """One NaN/inf value at each (row, col) of ``cells``: the rule drops its row and counts it
+    against f exactly as if the row were removed, and ``nonfinite="raise"`` refuses it."""
+    for row, col in cells:
+        Y = X.copy()
+        Y[row, col] = bad
+        expected = gars.aggregate(rule, np.delete(X, row, axis=0), f - 1)
+        np.testing.assert_array_equal(gars.aggregate(rule, Y, f), expected)
+        with pytest.raises(ByzantineAssumptionError, match="NaN or infinity"):
+            gars.aggregate(rule, Y, f, nonfinite="raise")

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from p2pbyz import gars
-from p2pbyz.errors import ByzantineAssumptionError, InvalidArgument, RequirementError
+from p2pbyz.errors import InvalidArgument, RequirementError
 from p2pbyz.gars import _coordinatewise as cw
 from p2pbyz.gars import _reference as ref
-from gars_inputs import STYLES, assert_matches, make_input
+from gars_inputs import STYLES, assert_matches, check_nonfinite_dropped, make_input
 
 RULES = ("median", "trimmed_mean", "phocas", "meamed")
 KIND_RULES = ("median", "meamed")
@@ -439,16 +439,6 @@ def test_closest_mean_to_median_reads_selected_rows_in_place(dtype) -> None:
 # The non-finite check folded into the block loads
 
 
-def _check_nonfinite_dropped(rule, X, f, bad, cells):
-    for row, col in cells:
-        Y = X.copy()
-        Y[row, col] = bad
-        expected = gars.aggregate(rule, np.delete(X, row, axis=0), f - 1)
-        np.testing.assert_array_equal(gars.aggregate(rule, Y, f), expected)
-        with pytest.raises(ByzantineAssumptionError, match="NaN or infinity"):
-            gars.aggregate(rule, Y, f, nonfinite="raise")
-
-
 @pytest.mark.parametrize("rule", [*RULES, "aksel"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -459,14 +449,14 @@ def test_one_nonfinite_value_anywhere_is_dropped_like_its_row(rule, dtype, bad):
     rng = np.random.default_rng(9)
     d = 3 * cw._LANES + 5
     X = rng.normal(size=(9, d)).astype(dtype)
-    _check_nonfinite_dropped(rule, X, 2, bad, ((0, 0), (4, cw._LANES + 7), (8, d - 1)))
+    check_nonfinite_dropped(rule, X, 2, bad, ((0, 0), (4, cw._LANES + 7), (8, d - 1)))
 
 
 def test_nonfinite_check_on_the_per_coordinate_path():
     """n > _NETWORK_MAX_N: the per-coordinate sorts check their loads too."""
     n = cw._NETWORK_MAX_N + 2
     X = np.random.default_rng(1).normal(size=(n, cw._LANES + 3))
-    _check_nonfinite_dropped("median", X, 1000, np.nan, ((n - 1, cw._LANES + 2),))
+    check_nonfinite_dropped("median", X, 1000, np.nan, ((n - 1, cw._LANES + 2),))
 
 
 def test_closest_mean_to_median_refuses_nonfinite_values():

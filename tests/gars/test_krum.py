@@ -16,6 +16,7 @@ from p2pbyz import gars
 from p2pbyz.errors import InvalidArgument, RequirementError
 from p2pbyz.gars import _bulyan, _krum, _reference
 from p2pbyz.gars._common import sq_distances, sq_distances_bounded
+from gars_inputs import check_nonfinite_dropped
 
 DTYPES = [np.float32, np.float64]
 VARIANTS = [
@@ -406,15 +407,11 @@ def test_distance_rules_detect_nonfinite_rows_themselves(rule, n, f, dtype, bad)
 
     assert gars.spec(rule).detects_nonfinite
     X = _honest(dtype, n, 300, seed=5)
-    for row, col in ((0, 0), (n // 2, 150), (n - 1, 299)):
-        Y = X.copy()
-        Y[row, col] = bad
-        expected = gars.aggregate(rule, np.delete(X, row, axis=0), f - 1)
-        np.testing.assert_array_equal(gars.aggregate(rule, Y, f), expected)
-        with pytest.raises(ByzantineAssumptionError, match="NaN or infinity"):
-            gars.aggregate(rule, Y, f, nonfinite="raise")
-        with pytest.raises(ByzantineAssumptionError, match="but f=0"):
-            gars.aggregate(rule, Y, 0)
+    check_nonfinite_dropped(rule, X, f, bad, ((0, 0), (n // 2, 150), (n - 1, 299)))
+    Y = X.copy()
+    Y[1, 7] = bad
+    with pytest.raises(ByzantineAssumptionError, match="but f=0"):
+        gars.aggregate(rule, Y, 0)
 
 
 def test_distance_rules_skip_the_scan_on_finite_input(monkeypatch):
