@@ -57,7 +57,7 @@ def test_strided_device_input(small_launch):
 
 
 @needs_cuda
-@pytest.mark.parametrize("name", ["trimmed_mean", "multi_krum"])  # fused scan / separate scan
+@pytest.mark.parametrize("name", ["average", "trimmed_mean", "multi_krum"])  # fused / separate scan
 def test_nonfinite_rows_are_dropped_and_counted_against_f(small_launch, name):
     X = _X(9, 7)
     X[2, 3] = np.nan

@@ -231,12 +231,14 @@ def _cast(v: Any, dtype: Any) -> Any:
 # Rules: each takes (X on device, f, params with defaults filled) and returns a (d,) device array
 
 
-def _average(X, f, p):
-    n, d = X.shape
-    w = cuda.to_device(np.ones(n))
+def _average(X, f, p, flags=None):
+    d = X.shape[1]
     out = cuda.device_array(d, dtype=X.dtype)
     blocks, threads = K.grid_1d(d)
-    K.weighted_rows[blocks, threads](X, w, n, 0, out)
+    check = 0 if flags is None else 1
+    if flags is None:
+        flags = cuda.device_array(1, dtype=np.uint8)
+    K.mean_rows_flagged[blocks, threads](X, out, flags, check)
     return out
 
 
@@ -258,7 +260,7 @@ def _meamed(X, f, p, flags=None):
 
 #: Rules whose single read of X also scans for non-finite rows (the common all-finite case then
 #: reads X once; otherwise the result is discarded and the dropping path runs).
-_FUSED_SCAN = frozenset({"median", "trimmed_mean", "phocas", "meamed"})
+_FUSED_SCAN = frozenset({"average", "median", "trimmed_mean", "phocas", "meamed"})
 
 
 def _krum(X, f, p):

@@ -402,6 +402,24 @@ def weighted_rows(X, w, n, mode, out):
 
 
 @cuda.jit
+def mean_rows_flagged(X, out, flags, check):
+    """out[k] = sum_i X[i, k] / n in float64, rows in order (``weighted_rows`` with unit weights,
+    bit for bit, without the weight vector); with ``check``, ``flags[i] = 1`` for every row
+    holding a NaN or an infinity: averaging then reads X once (no separate scan)."""
+    n, d = X.shape
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for k in range(start, d, stride):
+        acc = 0.0
+        for i in range(n):
+            v = X[i, k]
+            if check != 0 and (math.isnan(v) or math.isinf(v)):
+                flags[i] = 1
+            acc += float(v)
+        out[k] = acc / n
+
+
+@cuda.jit
 def set_means(X, sel, cnt, out):
     """out[p, k] = mean of X[sel[p, r], k] over r < cnt[p], summed in the order of sel."""
     d = X.shape[1]
