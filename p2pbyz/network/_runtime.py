@@ -439,7 +439,6 @@ class _LinkDraws:
             n.link_first = (blocks, base)
             base += len(n.out_idx)
 
-
     def _seed_degree(self, node: _Node) -> None:
         """Set ``link_words`` of every node with ``node``'s out-degree: the states their link
         SeedSequences generate (see :func:`_link_words`), vectorized over the nodes (one
@@ -2042,29 +2041,17 @@ class Network:
         >>> Network(nx.complete_graph(2)).statistics().run.sent
         0
         """
-        # One pass over the links and one over the nodes, each record's instance dict built
-        # directly (frozen dataclasses, made without their per-field __setattr__): at 10,000
-        # nodes the snapshot reads 60,000 links scattered in memory, so they are read once.
-        new = object.__new__
-        setdict = object.__setattr__
-        lcls = LinkStatistics
+        # One pass over the links (their records and the totals) and one over the nodes, the
+        # records built by _snapshot: at 10,000 nodes the snapshot reads 60,000 links
+        # scattered in memory, so they are read once.
+        link_stats = self._link_stats
         links = {}
         sent = delivered = lost = partitioned = duplicated = throttled = malformed = 0
         undeliverable = in_flight = 0
         for n in self._nodes:
-            src = n.id
             for link in n.links.values():
-                dst = link.dst_id
-                s = new(lcls)
-                setdict(s, "__dict__", {
-                    "src": src, "dst": dst, "sent": link.sent, "delivered": link.delivered,
-                    "lost": link.lost, "partitioned": link.partitioned,
-                    "duplicated": link.duplicated, "throttled": link.throttled,
-                    "malformed": link.malformed, "undeliverable": link.undeliverable,
-                    "bytes_sent": link.bytes_sent, "bytes_delivered": link.bytes_delivered,
-                    "in_flight": link.in_flight, "peak_in_flight": link.peak,
-                })  # fmt: skip
-                links[(src, dst)] = s
+                s = link_stats(link)
+                links[(s.src, s.dst)] = s
                 # The totals, summed over the links' own counters.
                 sent += link.sent
                 delivered += link.delivered
@@ -2081,20 +2068,8 @@ class Network:
             "undeliverable": undeliverable, "in_flight": in_flight,
         }  # fmt: skip
         # Throttling at a full link counts on the link too; nothing to add from nodes.
-        ncls = NodeStatistics
-        names = _STATE_NAMES
-        nodes = {}
-        for n in self._nodes:
-            s = new(ncls)
-            setdict(s, "__dict__", {
-                "node": n.id, "sent": n.sent, "emitted": n.emitted, "omitted": n.omitted,
-                "received": n.received, "consumed": n.consumed, "throttled_in": n.throttled_in,
-                "throttled_out": n.throttled_out, "malformed_in": n.malformed_in,
-                "malformed_out": n.malformed_out, "impersonation_attempts": n.imp,
-                "peak_inbox": n.peak, "inbox": n.inbox_len, "wakes": n.wakes,
-                "crashes": n.crashes, "recoveries": n.recoveries, "state": names[n.state],
-            })  # fmt: skip
-            nodes[n.id] = s
+        node_stats = self._node_stats
+        nodes = {n.id: node_stats(n) for n in self._nodes}
         run = RunStatistics(
             virtual_time=self._vtime,
             omitted=sum(n.omitted for n in self._nodes),
