@@ -174,7 +174,8 @@ class ScoreBounds:
         if self.exact.sum() + rows.size > _EXACT_ROWS_FRACTION * n:
             self._set_exact_matrix()
             return None
-        D, out = exact_rows(self.X, rows, *(phase or (None,)))
+        picks, beta = phase if phase is not None else (None, 1)
+        D, out = exact_rows(self.X, rows, picks, beta)
         E = D if self.squared else np.sqrt(D)
         self.lo[rows] = E
         self.hi[rows] = E
