@@ -303,7 +303,8 @@ def _zero_phis(builder: Any, ty: Any, count: int, pred: Any) -> list[Any]:
 
 @intrinsic
 def _f32_tile(typingctx, buf, i0, i1, i2, i3, j0, j1, nruns, acc):
-    """Squared distances of rows (i0..i3) x (j0, j1) of the float32 matrix ``buf`` over its first
+    """Squared distances of rows (i0..i3) x (j0, j1) of the float32 matrix ``buf`` (rows of unit
+    column stride: a C-contiguous array or a column slice of one) over its first
     ``nruns * _RUN`` columns, per SIMD lane: ``acc[8 q + l]`` (float64) receives the sum over the
     columns ``c = l (mod _W)`` for tile entry ``q = 2 a + b`` (row ``i_a``, row ``j_b``).
 
@@ -399,7 +400,9 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
     Twice the SIMD width of the float64 kernel and no widening copy. Each entry is within a
     relative ``(1 + u32)^2 (1 + gamma_L) (1 + gamma64_adds) - 1`` of the exact value (every term
     is non-negative, so no cancellation), plus an absolute ``d 2^-149`` for float32 underflow.
-    Columns past a partial block's end are zero in the buffer, so they add exact zeros.
+    Blocks of whole runs are read from X in place (a copy measured 10-20% slower at n = 10 and
+    32, 2 threads); a partial last block is copied into a buffer whose columns past its end are
+    zero, so they add exact zeros. X must be C-contiguous.
     """
     n, d = X.shape
     nchunks = bounds.shape[0] - 1
@@ -411,13 +414,17 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
         for lo in range(bounds[c], bounds[c + 1], block):
             m = min(bounds[c + 1], lo + block) - lo
             nruns = (m + _RUN - 1) // _RUN
-            for r in range(n):
-                src = X[r, lo : lo + m]
-                dst = buf[r]
-                for k in range(m):
-                    dst[k] = src[k]
-                for k in range(m, nruns * _RUN):
-                    dst[k] = 0.0
+            # whole runs are read from X itself; a partial last block goes through the buffer
+            direct = m == nruns * _RUN
+            if not direct:
+                for r in range(n):
+                    src = X[r, lo : lo + m]
+                    dst = buf[r]
+                    for k in range(m):
+                        dst[k] = src[k]
+                    for k in range(m, nruns * _RUN):
+                        dst[k] = 0.0
+            V = X[:, lo : lo + m]
             for ib in range(0, n, 4):
                 i0 = ib
                 i1 = min(ib + 1, n - 1)
@@ -426,7 +433,10 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
                 for jb in range(ib, n, 2):
                     j0 = jb
                     j1 = min(jb + 1, n - 1)
-                    _f32_tile(buf, i0, i1, i2, i3, j0, j1, nruns, acc)
+                    if direct:
+                        _f32_tile(V, i0, i1, i2, i3, j0, j1, nruns, acc)
+                    else:
+                        _f32_tile(buf, i0, i1, i2, i3, j0, j1, nruns, acc)
                     # keep pair (i, j) only if both are real rows (not clamped copies) and i < j
                     jv1 = jb + 1 < n
                     if i0 < j0:
@@ -480,7 +490,7 @@ def sq_distances_bounded(X: np.ndarray) -> tuple[np.ndarray, float, float] | Non
         block //= 2
     max_chunks = max(1, min(64, _PARTIAL_BYTES // (8 * n * n)))
     bounds = chunk_bounds(d, block, max_chunks)
-    D = _sq_distances_f32_kernel(X, bounds, block)
+    D = _sq_distances_f32_kernel(np.ascontiguousarray(X), bounds, block)
     if not np.isfinite(D).all():
         return None
     # float64 additions on any path through the sums: one per run of a lane, the lanes, one per
