@@ -6,6 +6,11 @@ same run: the time to read X once (a parallel sum at memory bandwidth) and the t
 ``X @ X.T`` (the cost a Gram-form distance computation pays). Compile time is excluded: every
 kernel runs once on the same input before timing. Median of ``--repeat`` runs.
 
+Each rule's ratio to its floor is the median of ``--repeat`` rounds that time the floor and the
+rule back to back (``floor_s`` is the median of those floor timings): the machine's speed drifts
+within minutes, and neighbours in time share it. The size's floors measured before and after its
+rules (the faster kept) are reported too, as ``read_floor_s`` and ``gemm_s``.
+
     python bench/gars.py            # sizes of the issue: (10,1e5) (32,1e6) (32,1e7) (128,1e5)
     python bench/gars.py --quick    # small sizes, a few seconds
     python bench/gars.py --rules median krum --out bench/out/gars.json
@@ -66,6 +71,26 @@ def _timeit(fn, repeat: int) -> float:
         fn()
         ts.append(time.perf_counter() - t0)
     return float(np.median(ts))
+
+
+def _paired(fn, floor_fn, repeat: int) -> tuple[float, float, float]:
+    """Time ``fn`` and its floor in alternation: (median time, median floor, median of the
+    per-round ratios). This host's speed drifts by up to 2x within minutes (X@X.T at (128, 1e5)
+    measured 15 to 36 ms within one minute), so a ratio of two timings taken minutes apart says
+    more about the moment than about the code; each round's ratio compares neighbours."""
+    fn()
+    floor_fn()
+    ts, fs = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        floor_fn()
+        t1 = time.perf_counter()
+        fn()
+        t2 = time.perf_counter()
+        fs.append(t1 - t0)
+        ts.append(t2 - t1)
+    ratios = np.array(ts) / np.array(fs)
+    return float(np.median(ts)), float(np.median(fs)), float(np.median(ratios))
 
 
 def _closest_mean_np(X, centre, k):
@@ -172,14 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     for n, d in sizes:
         X = rng.normal(size=(n, d)).astype(np.float32)
 
+        def _numba_read():
+            return _read_once(X)
+
+        def _numpy_read():
+            return X.sum(axis=0)
+
         def floors() -> tuple[float, float]:
             # the fastest of two readers: a parallel numba sum and numpy's own reduction
-            read = min(_timeit(lambda: _read_once(X), args.repeat),
-                       _timeit(lambda: X.sum(axis=0), args.repeat))
+            read = min(_timeit(_numba_read, args.repeat), _timeit(_numpy_read, args.repeat))
             return read, _timeit(lambda: X @ X.T, args.repeat)
 
         floor_read, floor_gemm = floors()
         console.log(f"n={n} d={d:.0e}: read-once {floor_read * 1e3:.2f} ms, X@X.T {floor_gemm * 1e3:.2f} ms")
+        read_fn = _numba_read if _timeit(_numba_read, 1) <= _timeit(_numpy_read, 1) else _numpy_read
         first = len(rows)
         for name in rules:
             f = _choose_f(name, n)
@@ -187,29 +218,29 @@ def main(argv: list[str] | None = None) -> int:
             # Let the previous rule's thread pools go to sleep first: OpenBLAS workers spin for
             # a while after SMEA's or CAF's eigensolves and slowed the next rule by up to 10x.
             time.sleep(_SETTLE_S)
-            t = _timeit(lambda: gars.aggregate(name, X, f, **params), args.repeat)
+            distance = name in DISTANCE_BASED
+            t, floor, ratio = _paired(lambda: gars.aggregate(name, X, f, **params),
+                                      (lambda: X @ X.T) if distance else read_fn, args.repeat)
             t_np = None
             if not args.no_numpy and name in NUMPY:
                 t_np = _timeit(lambda: NUMPY[name](X, f), 1)
-            floor = floor_gemm if name in DISTANCE_BASED else floor_read
             rows.append(
                 {
                     "rule": name, "n": n, "d": d, "f": f, "dtype": "float32",
                     "time_s": t, "numpy_s": t_np, "read_floor_s": floor_read, "gemm_s": floor_gemm,
-                    "ratio_to_floor": t / floor, "floor": "X@X.T" if name in DISTANCE_BASED else "read",
+                    "floor_s": floor, "ratio_to_floor": ratio, "floor": "X@X.T" if distance else "read",
                     "speedup_vs_numpy": (t_np / t) if t_np else None,
                 }
             )
-            console.log(f"  {name:18s} f={f:<3d} {t * 1e3:10.2f} ms  x{t / floor:6.2f} of floor"
+            console.log(f"  {name:18s} f={f:<3d} {t * 1e3:10.2f} ms  x{ratio:6.2f} of floor "
+                        f"({floor * 1e3:.2f} ms)"
                         + (f"  numpy {t_np * 1e3:10.2f} ms ({t_np / t:6.1f}x)" if t_np else ""))
-        # The floors again after the rules: a shared machine's speed drifts (X@X.T at (32, 1e7)
-        # measured 294 to 552 ms in one day), so each ratio uses the faster of the two floors.
+        # The size's floors again after its rules, for the record: the faster of the two
         read2, gemm2 = floors()
         floor_read, floor_gemm = min(floor_read, read2), min(floor_gemm, gemm2)
         console.log(f"n={n} d={d:.0e} after: read-once {read2 * 1e3:.2f} ms, X@X.T {gemm2 * 1e3:.2f} ms")
         for r in rows[first:]:
-            floor = floor_gemm if r["floor"] == "X@X.T" else floor_read
-            r.update(read_floor_s=floor_read, gemm_s=floor_gemm, ratio_to_floor=r["time_s"] / floor)
+            r.update(read_floor_s=floor_read, gemm_s=floor_gemm)
 
     table = Table(title=f"p2pbyz GARs, float32, {os.cpu_count()} cores")
     for col in ("rule", "n", "d", "f", "ms", "/floor", "floor", "numpy ms", "speedup"):
