@@ -56,7 +56,14 @@ def test_strided_device_input(small_launch):
     assert_close(out.copy_to_host(), ref.trimmed_mean(X[:, ::2], 2), np.float64)
 
 
+# the simulator runs kernels on numpy scalars, which warn where a GPU computes inf - inf silently
+_SIM_NONFINITE = pytest.mark.filterwarnings(
+    "ignore:.*(invalid value|overflow) encountered:RuntimeWarning"
+)
+
+
 @needs_cuda
+@_SIM_NONFINITE
 @pytest.mark.parametrize("name", ["average", "trimmed_mean", "multi_krum"])  # fused / separate scan
 def test_nonfinite_rows_are_dropped_and_counted_against_f(small_launch, name):
     X = _X(9, 7)
@@ -65,6 +72,59 @@ def test_nonfinite_rows_are_dropped_and_counted_against_f(small_launch, name):
     out = _run(reference_spec(name), X, 3)
     kept = np.delete(X, [2, 6], axis=0)
     assert_close(out, getattr(ref, name)(kept, 1), np.float64)
+
+
+_DISTANCE_RULES = ["krum", "multi_krum", "medoid", "bulyan", "multi_bulyan", "mda", "smea", "caf"]
+
+
+@needs_cuda
+@_SIM_NONFINITE
+@pytest.mark.parametrize(("row", "bad"), [(0, np.nan), (5, np.inf), (10, -np.inf)],
+                         ids=["first-nan", "middle-inf", "last-minus-inf"])
+@pytest.mark.parametrize("name", _DISTANCE_RULES)
+def test_distance_rules_drop_nonfinite_rows_found_through_d(small_launch, monkeypatch, name, row, bad):
+    """The distance rules read a NaN/inf row off the distance matrix: the result equals the
+    rule on the other rows with f - 1, and X is scanned (once) only because D was not finite."""
+    from p2pbyz.gars.cuda import _driver
+
+    scanned = []
+    real = _driver.nonfinite_rows
+    monkeypatch.setattr(_driver, "nonfinite_rows", lambda A: scanned.append(A.shape) or real(A))
+    X = _X(11, 7)
+    X[row, 3] = bad
+    out = _run(reference_spec(name), X, 2)
+    assert_close(out, getattr(ref, name)(np.delete(X, row, axis=0), 1), np.float64)
+    assert scanned == [(11, 11), (11, 7)]
+    with pytest.raises(ByzantineAssumptionError, match=rf"^{name}: 1 input row\(s\) contain NaN"):
+        _run(reference_spec(name), X, 2, nonfinite="raise")
+
+
+@needs_cuda
+@pytest.mark.parametrize("name", _DISTANCE_RULES)
+def test_distance_rules_do_not_scan_finite_input(small_launch, monkeypatch, name):
+    from numba import cuda
+
+    from p2pbyz.gars.cuda import _driver
+
+    scanned = []
+    real = _driver.nonfinite_rows
+    monkeypatch.setattr(_driver, "nonfinite_rows", lambda A: scanned.append(A.shape) or real(A))
+    X = _X(11, 7).astype(np.float32)
+    out = _run(reference_spec(name), cuda.to_device(X), 2)
+    assert_close(out.copy_to_host(), getattr(ref, name)(X, 2), np.float32)
+    # CAF at f = 0 is a plain mean: its scan of X is cheaper than D
+    assert scanned == [(11, 11)]
+    scanned.clear()
+    _run(reference_spec(name), X, 0)
+    assert scanned == ([(11, 7)] if name == "caf" else [(11, 11)])
+
+
+@needs_cuda
+@_SIM_NONFINITE
+def test_one_row_alone_is_scanned(small_launch):
+    X = np.full((1, 4), np.nan)
+    with pytest.raises(ByzantineAssumptionError, match=r"^medoid: 1 input row\(s\) contain NaN"):
+        _run(reference_spec("medoid"), X, 0)
 
 
 @needs_cuda

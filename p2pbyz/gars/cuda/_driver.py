@@ -92,11 +92,8 @@ def drop_nonfinite(X: Any, f: int, nonfinite: str, owner: str,
     """Device twin of :func:`p2pbyz.gars._api.drop_nonfinite` (same rules, same messages).
 
     ``bad`` (the row flags, when a fused kernel already computed them) skips the scan."""
-    n, d = X.shape
     if bad is None:
-        flags = cuda.to_device(np.zeros(n, dtype=np.uint8))
-        K.launch_rows(K.nonfinite_flags, n, d, X, flags)
-        bad = flags.copy_to_host().astype(bool)
+        bad = nonfinite_rows(X)
     if not bad.any():
         return X, f, np.empty(0, dtype=np.int64)
     idx = np.flatnonzero(bad)
@@ -112,6 +109,14 @@ def drop_nonfinite(X: Any, f: int, nonfinite: str, owner: str,
             f"more Byzantine inputs than declared, so no result can be trusted"
         )
     return take_rows(X, np.flatnonzero(~bad)), f - idx.size, idx
+
+
+def nonfinite_rows(A: Any) -> np.ndarray:
+    """Host boolean flags: row i of the 2-d device array A holds a NaN or an infinity."""
+    n, d = A.shape
+    flags = cuda.to_device(np.zeros(n, dtype=np.uint8))
+    K.launch_rows(K.nonfinite_flags, n, d, A, flags)
+    return flags.copy_to_host().astype(bool)
 
 
 def take_rows(X: Any, rows: np.ndarray) -> Any:
@@ -262,21 +267,28 @@ def _meamed(X, f, p, flags=None):
 #: reads X once; otherwise the result is discarded and the dropping path runs).
 _FUSED_SCAN = frozenset({"average", "median", "trimmed_mean", "phocas", "meamed"})
 
+#: Rules that start from the distance matrix D and take it as ``D=``: a NaN or inf row of X makes
+#: its row of D non-finite (n >= 2), so X is scanned only when D is not finite, as on the CPU
+#: (``GarSpec.detects_nonfinite``). Not one_minus_p_krum (its draw would repeat on the rerun) and
+#: not CAF at f = 0 (a plain mean: D would cost more than the scan).
+_DISTANCE_SCAN = frozenset({"krum", "multi_krum", "medoid", "bulyan", "multi_bulyan", "mda", "smea",
+                            "caf"})
 
-def _krum(X, f, p):
-    _, ranks = krum_selection(X, f, 1, p["neighbours"], p["squared"])
+
+def _krum(X, f, p, D=None):
+    _, ranks = krum_selection(X, f, 1, p["neighbours"], p["squared"], D)
     return mean_of_rows(X, ranks, 1)
 
 
-def _multi_krum(X, f, p):
+def _multi_krum(X, f, p, D=None):
     n = X.shape[0]
     m = n - f if p["m"] is None else int(p["m"])
-    _, ranks = krum_selection(X, f, 1, p["neighbours"], p["squared"])
+    _, ranks = krum_selection(X, f, 1, p["neighbours"], p["squared"], D)
     return set_means(X, ranks, np.array([m]), X.dtype)[0]
 
 
-def _medoid(X, f, p):
-    D = sq_distances(X)
+def _medoid(X, f, p, D=None):
+    D = sq_distances(X) if D is None else D
     n = X.shape[0]
     tot = cuda.device_array(n, dtype=np.float64)
     K.launch_1d(K.medoid_totals, n, D, tot)
@@ -290,20 +302,20 @@ def _one_minus_p_krum(X, f, p):
     return _krum(X, f, p)
 
 
-def _bulyan(X, f, p):
+def _bulyan(X, f, p, D=None):
     n = X.shape[0]
     theta = n - 2 * f if p["theta"] is None else int(p["theta"])
     beta = theta - 2 * f
-    picks, _ = krum_selection(X, f, theta, p["neighbours"], p["squared"])
+    picks, _ = krum_selection(X, f, theta, p["neighbours"], p["squared"], D)
     return coordinatewise(X, K.OP_CLOSEST_TO_MEDIAN, k=beta, rows=picks, n=theta)
 
 
-def _multi_bulyan(X, f, p):
+def _multi_bulyan(X, f, p, D=None):
     n = X.shape[0]
     theta = n - 2 * f if p["theta"] is None else int(p["theta"])
     m = n - f if p["m"] is None else int(p["m"])
     beta = theta - 2 * f
-    _, ranks = krum_selection(X, f, theta, p["neighbours"], p["squared"])
+    _, ranks = krum_selection(X, f, theta, p["neighbours"], p["squared"], D)
     cnt = np.array([max(1, min(m - t, n - t)) for t in range(theta)], dtype=np.int64)
     S = set_means(X, ranks, cnt, np.float64)
     out = coordinatewise(S, K.OP_CLOSEST_TO_MEDIAN, k=beta)
@@ -394,11 +406,11 @@ def _combinations(n: int, m: int, rule: str):
         yield np.array(block, dtype=np.int64).reshape(len(block), m)
 
 
-def _mda(X, f, p):
+def _mda(X, f, p, D=None):
     """Distances on the device; the subset search runs on the host over the n x n matrix."""
     n = X.shape[0]
     m = n - f
-    D = sq_distances(X).copy_to_host()
+    D = (sq_distances(X) if D is None else D).copy_to_host()
     best_key, best = None, []
     for S in _combinations(n, m, "mda"):
         sub = D[S[:, :, None], S[:, None, :]]
@@ -419,12 +431,12 @@ def _mda(X, f, p):
     return _cast(means[pick], X.dtype)
 
 
-def _smea(X, f, p):
+def _smea(X, f, p, D=None):
     """Distances on the device; each subset's covariance top eigenvalue comes from its
     double-centred distance block (C C^T = -J D_S J / 2), on the host."""
     n = X.shape[0]
     m = n - f
-    D = sq_distances(X).copy_to_host()
+    D = (sq_distances(X) if D is None else D).copy_to_host()
     J = np.eye(m) - 1.0 / m
     best_lam, best = None, None
     for S in _combinations(n, m, "smea"):
@@ -436,13 +448,16 @@ def _smea(X, f, p):
     return set_means(X, best[None, :], np.array([m]), X.dtype)[0]
 
 
-def _caf(X, f, p):
+def _caf(X, f, p, D=None):
     """Distances on the device; CAF's n x n eigenproblems on the host (the CPU path's own
     ``caf_weights``); the weighted mean on the device."""
     from .._caf import caf_weights
 
     n, d = X.shape
-    w = np.full(n, 1.0 / n) if f == 0 else caf_weights(sq_distances(X).copy_to_host(), f)
+    if f == 0:
+        w = np.full(n, 1.0 / n)
+    else:
+        w = caf_weights((sq_distances(X) if D is None else D).copy_to_host(), f)
     out = cuda.device_array(d, dtype=X.dtype)
     blocks, threads = K.grid_1d(d)
     K.weighted_rows[blocks, threads](X, cuda.to_device(w), n, 1, out)
@@ -572,6 +587,11 @@ def run(spec: Any, X: Any, f: int, *, pre: Any, nonfinite: str, params: Mapping[
         out = rule(Xd, f, rparams, flags=flags)
         bad = flags.copy_to_host().astype(bool)
         if not bad.any():
+            return out.copy_to_host() if from_host else out
+    elif not stages and spec.name in _DISTANCE_SCAN and n > 1 and (f > 0 or spec.name != "caf"):
+        D = sq_distances(Xd)
+        if not nonfinite_rows(D).any():
+            out = rule(Xd, f, rparams, D=D)
             return out.copy_to_host() if from_host else out
     Xd, f, dropped = drop_nonfinite(Xd, f, nonfinite, spec.name, bad)
     if dropped.size:
