@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import types
+from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from itertools import compress
@@ -637,16 +638,34 @@ _NOTHING: tuple[float, ...] = ()  # an empty draw buffer (shared: refilled buffe
 
 
 class _Link:
-    """Mutable state of one directed link (created on its first message)."""
+    """Mutable state of one directed link (created on its first message).
+
+    A message leaves its link when the router takes it into a window (Network._route), but the
+    router does not touch the link then: at 10,000 nodes the links do not fit in the CPU caches,
+    and the sender has its link at hand anyway. The link keeps the deliver times of its
+    ``in_flight`` messages instead (``due`` and ``dsize`` for one; the sorted ``dues`` for more),
+    and :meth:`settle`, at the link's first read in a window (a send, or a snapshot), retires
+    those the router has taken since: a message launched in an earlier window has been taken iff
+    it is due by the current window's end (each window takes every queued event up to its end).
+    ``win``, the window of the last settle, keeps the messages launched in the current window in
+    flight (with a zero lookahead they can be due at its very end). A settle depends only on the
+    window, not on who reads the link first (its sender, or any node taking a snapshot), so the
+    counts are exact at any moment and independent of trio's order; the capacity check and the
+    peak see the same ``in_flight`` as when the router counted messages out one by one.
+
+    ``delivered`` is ``sent + adj - in_flight``: ``adj`` counts the copies launched beyond one
+    per message sent (a duplicate +1, a loss or a partition cut -1) less the copies the receiver
+    refused (dead, malformed, throttled); ``bytes_adj`` the same in bytes.
+    """
 
     # Slots are laid out in this order: the fields every message touches come first, to share
     # cache lines (at 10,000 nodes the links do not fit in the CPU caches).
     __slots__ = (
-        "in_flight", "delivered", "bytes_delivered", "simple", "sent", "bytes_sent", "const",
-        "lbuf", "lpos", "peak", "dst_id",
+        "simple", "win", "in_flight", "due", "sent", "bytes_sent", "const", "lbuf", "lpos",
+        "dsize", "peak", "dst_id",
         "src", "dst", "policy", "draws", "snode", "state", "ubuf", "upos", "busy", "last",
-        "cuts", "loss", "dup", "jitter", "bw", "fifo", "lost", "partitioned", "duplicated",
-        "throttled", "malformed", "undeliverable",
+        "cuts", "loss", "dup", "jitter", "bw", "fifo", "dues", "adj", "bytes_adj", "lost",
+        "partitioned", "duplicated", "throttled", "malformed", "undeliverable",
     )  # fmt: skip
 
     def __init__(self, src: _Node, dst: int, policy: LinkPolicy, draws: _LinkDraws,
@@ -677,9 +696,59 @@ class _Link:
             or replay
         )
         # ``sent`` is also the next message's index on the link (its ``link_seq``).
-        self.sent = self.delivered = self.lost = self.partitioned = self.duplicated = 0
+        self.sent = self.lost = self.partitioned = self.duplicated = 0
         self.throttled = self.malformed = self.undeliverable = 0
-        self.bytes_sent = self.bytes_delivered = self.in_flight = self.peak = 0
+        self.bytes_sent = self.adj = self.bytes_adj = self.in_flight = self.peak = 0
+        self.win = 0  # the window of the last settle (the router numbers them from 1)
+        self.due = 0.0  # the deliver time and size of the message in flight, if only one
+        self.dsize = 0
+        # If several: their (deliver time, size), sorted.
+        self.dues: list[tuple[float, int]] | None = None
+
+    def settle(self, win: int, wmax: float) -> int:
+        """``in_flight`` in window ``win`` (which ends at ``wmax``), the link's first read in it:
+        retire first the messages due by ``wmax`` (see the class docstring)."""
+        self.win = win
+        k = self.in_flight
+        if k == 1:
+            if self.due <= wmax:
+                k = self.in_flight = 0
+        elif k:
+            q = self.dues
+            c = bisect_right(q, wmax, key=_TIME)  # type: ignore[arg-type]
+            if c:
+                k -= c
+                self.in_flight = k
+                if k < 2:
+                    if k:
+                        self.due, self.dsize = q[-1]  # type: ignore[index]
+                    self.dues = None
+                else:
+                    del q[:c]  # type: ignore[index]
+        return k  # type: ignore[no-any-return]
+
+    def launch(self, t: float, size: int) -> None:
+        """Put a message of ``size`` bytes due at ``t`` in flight (once settled in the window)."""
+        k = self.in_flight
+        if k:
+            q = self.dues
+            if q is None:
+                q = self.dues = [(self.due, self.dsize)]
+            insort(q, (t, size))
+        else:
+            self.due = t
+            self.dsize = size
+        k += 1
+        self.in_flight = k
+        if k > self.peak:
+            self.peak = k
+
+    def bytes_in_flight(self) -> int:
+        """Bytes of the messages in flight (as of the last settle)."""
+        k = self.in_flight
+        if k == 1:
+            return self.dsize  # type: ignore[no-any-return]
+        return sum(size for _, size in self.dues) if k else 0  # type: ignore[union-attr]
 
     def latency(self) -> float:
         if self.const is not None:
@@ -886,6 +955,8 @@ class NodeContext:
             pend = net._pend.append
             now = node.now
             lcap = net._lcap
+            win = net._windows
+            wmax = net._wmax
             src = node.id
             # The node's sequence number and its count of fast-path emissions live in locals
             # during the loop (written back before any call to _emit, and at the end).
@@ -894,16 +965,28 @@ class NodeContext:
             fast = 0
             try:
                 for j in out:
+                    # The fast path of Network._emit, inlined (a broadcast is the common case),
+                    # on a simple link below its capacity (k: the link's in_flight, or lcap
+                    # where the link is yet to be made or not simple).
                     link = links.get(j)
-                    if link is None or not link.simple or link.in_flight >= lcap:
+                    k = lcap
+                    if link is not None and link.simple:
+                        k = link.in_flight
+                        if link.win != win:  # _Link.settle, its common cases inlined:
+                            link.win = win
+                            if k == 1:
+                                if link.due <= wmax:
+                                    k = 0  # the message in flight has left (written below)
+                            elif k:
+                                k = link.settle(win, wmax)
+                    if k >= lcap:
                         node.seq = seq
                         emit(node, j, payload, size, 0.0)
                         seq = node.seq
                         continue
-                    # The fast path of Network._emit, inlined (a broadcast is the common case).
                     fast += 1
-                    k = link.sent  # the message's link_seq
-                    link.sent = k + 1
+                    ls = link.sent  # the message's link_seq
+                    link.sent = ls + 1
                     link.bytes_sent += size
                     lat = link.const
                     if lat is None:
@@ -913,12 +996,17 @@ class NodeContext:
                             pos = 0
                         lat = link.lbuf[pos]
                         link.lpos = pos + 1
-                    n = link.in_flight + 1
-                    link.in_flight = n
-                    if n > link.peak:
-                        link.peak = n
+                    t = now + lat
+                    if k:
+                        link.launch(t, size)
+                    else:  # _Link.launch, its common case inlined
+                        link.in_flight = 1
+                        link.due = t
+                        link.dsize = size
+                        if not link.peak:
+                            link.peak = 1
                     pend(_tnew(Message, (
-                        now + lat, seq, src, link.dst_id, payload, now, size, k, 0,
+                        t, seq, src, link.dst_id, payload, now, size, ls, 0,
                     )))  # fmt: skip
                     seq += stride
             finally:
@@ -993,8 +1081,8 @@ class NodeContext:
                 node.now = t
                 if net._plain:
                     # Fast path (no validator, no trace): the inbox is empty, so the message
-                    # would enter it and leave at once; count it and hand it over (the router
-                    # counted it delivered on its link).
+                    # would enter it and leave at once; count it and hand it over (it counts
+                    # delivered on its link since the router took it, see _Link).
                     node.received += 1
                     node.consumed += 1
                     if not node.peak:
@@ -1448,7 +1536,8 @@ class Network:
         link = node.links.get(j)
         if link is None:
             link = self._make_link(node, j)
-        if link.in_flight >= self._lcap:
+        win = self._windows
+        if (link.in_flight if link.win == win else link.settle(win, self._wmax)) >= self._lcap:
             link.throttled += 1
             node.throttled_out += 1
             return
@@ -1466,26 +1555,32 @@ class Network:
                     pos = 0
                 lat = link.lbuf[pos]
                 link.lpos = pos + 1
-            n = link.in_flight + 1
-            link.in_flight = n
-            if n > link.peak:
-                link.peak = n
+            t = now + delay + lat
+            if link.in_flight:
+                link.launch(t, size)
+            else:  # _Link.launch, its common case inlined
+                link.in_flight = 1
+                link.due = t
+                link.dsize = size
+                if not link.peak:
+                    link.peak = 1
             seq = node.seq
             node.seq = seq + node.stride
             self._pend.append(_tnew(Message, (
-                now + delay + lat, seq, node.id, link.dst_id, payload, now, size, k, 0,
+                t, seq, node.id, link.dst_id, payload, now, size, k, 0,
             )))  # fmt: skip
             return
         if self._replay is not None:
             times = self._replay.get((node.id, self._ids[j], k))
             if times is None:
                 link.lost += 1
-                return
-            arrivals = [(c, d) for c, d in enumerate(times)]
+                arrivals = []
+            else:
+                arrivals = [(c, d) for c, d in enumerate(times)]
+        elif link.loss and link.uniform() < link.loss:
+            link.lost += 1
+            arrivals = []
         else:
-            if link.loss and link.uniform() < link.loss:
-                link.lost += 1
-                return
             start = now + delay
             if link.bw is not None:
                 if link.busy > start:
@@ -1506,29 +1601,30 @@ class Network:
                     link.partitioned += 1
                     continue
                 arrivals.append((c, d))
+        extra = len(arrivals) - 1  # copies launched beyond the message sent
+        link.adj += extra
+        link.bytes_adj += extra * size
         for c, d in arrivals:
             if c:
                 link.duplicated += 1
-            link.in_flight += 1
+            link.launch(d, size)
             self._pend.append(_tnew(Message, (
                 d, self._seq(node), node.id, link.dst_id, payload, now, size, k, c,
             )))  # fmt: skip
-        if link.in_flight > link.peak:
-            link.peak = link.in_flight
 
     # ------------------------------------------------------------------ hot path: receiving
 
     def _deliver(self, node: _Node, msg: Message) -> None:
         """Apply a message to its receiver: inbox, or throttle / malformed / undeliverable.
 
-        The router has already counted the message delivered on its link (see _route); a
-        refused message is taken back off that count here."""
+        The message counts delivered on its link since the router took it into the window (see
+        _Link); a refused one is taken back off that count here."""
         link = node.in_links[msg[2]]
         event = "deliver"
         if node.state in _DEAD:
             link.undeliverable += 1
-            link.delivered -= 1
-            link.bytes_delivered -= msg[6]
+            link.adj -= 1
+            link.bytes_adj -= msg[6]
             event = "undeliverable"
         else:
             val = node.validator if node.validator is not None else self.validator
@@ -1540,8 +1636,8 @@ class Network:
                     ok = False
             if not ok:
                 link.malformed += 1
-                link.delivered -= 1
-                link.bytes_delivered -= msg[6]
+                link.adj -= 1
+                link.bytes_adj -= msg[6]
                 node.malformed_in += 1
                 self._nodes[link.src].malformed_out += 1
                 event = "malformed"
@@ -1552,8 +1648,8 @@ class Network:
                     q = node.inbox[s] = deque()
                 if len(q) >= self._cap:
                     link.throttled += 1
-                    link.delivered -= 1
-                    link.bytes_delivered -= msg[6]
+                    link.adj -= 1
+                    link.bytes_adj -= msg[6]
                     node.throttled_in += 1
                     self._nodes[s].throttled_out += 1
                     event = "throttle"
@@ -1887,18 +1983,11 @@ class Network:
                 woken: list[_Node] = []
                 for ev in evs:
                     if type(ev) is Message:
+                        # The message leaves its link here, and counts delivered, without the
+                        # link being touched: its sender settles it (see _Link). _deliver takes
+                        # back the few that the receiver refuses (dead, malformed, throttled)
+                        # when it applies them, in its step of this window.
                         node = byid[ev[3]]
-                        # A message leaves the link when the router hands it to its receiver's
-                        # window, here, in heap order: counting it out on the receiver's side
-                        # would interleave with the sender's count in trio's (random) task order.
-                        # It is counted delivered here too, where its link is at hand (the
-                        # receiver would look it up again): _deliver takes back the few that
-                        # its receiver refuses (dead, malformed, throttled) when it applies them,
-                        # in its step of this window, so the counts are final once it ends.
-                        link = node.in_links[ev[2]]
-                        link.in_flight -= 1
-                        link.delivered += 1
-                        link.bytes_delivered += ev[6]
                         if node.rwin == win:
                             node.wq.append(ev)  # type: ignore[union-attr]
                             continue
@@ -1997,14 +2086,16 @@ class Network:
     # ------------------------------------------------------------------ observability
 
     def _link_stats(self, link: _Link) -> LinkStatistics:
+        win = self._windows
+        k = link.in_flight if link.win == win else link.settle(win, self._wmax)
         return _snapshot(
             LinkStatistics,
             src=self._ids[link.src], dst=self._ids[link.dst], sent=link.sent,
-            delivered=link.delivered, lost=link.lost, partitioned=link.partitioned,
+            delivered=link.sent + link.adj - k, lost=link.lost, partitioned=link.partitioned,
             duplicated=link.duplicated, throttled=link.throttled, malformed=link.malformed,
             undeliverable=link.undeliverable, bytes_sent=link.bytes_sent,
-            bytes_delivered=link.bytes_delivered, in_flight=link.in_flight,
-            peak_in_flight=link.peak,
+            bytes_delivered=link.bytes_sent + link.bytes_adj - link.bytes_in_flight(),
+            in_flight=k, peak_in_flight=link.peak,
         )  # fmt: skip
 
     def _node_stats(self, n: _Node) -> NodeStatistics:
@@ -2052,16 +2143,17 @@ class Network:
             for link in n.links.values():
                 s = link_stats(link)
                 links[(s.src, s.dst)] = s
-                # The totals, summed over the links' own counters.
+                # The totals, summed over the links' counters (and their settled in-flight
+                # counts, in the records).
                 sent += link.sent
-                delivered += link.delivered
+                delivered += s.delivered
                 lost += link.lost
                 partitioned += link.partitioned
                 duplicated += link.duplicated
                 throttled += link.throttled
                 malformed += link.malformed
                 undeliverable += link.undeliverable
-                in_flight += link.in_flight
+                in_flight += s.in_flight
         tot = {
             "sent": sent, "delivered": delivered, "lost": lost, "partitioned": partitioned,
             "duplicated": duplicated, "throttled": throttled, "malformed": malformed,
