@@ -342,6 +342,16 @@ def test_bounded_distances_contain_the_exact_ones(style, n, d):
     assert D[2, 4] == 0.0 and rho < 2.5e-6  # the explicit float32 summation order's bound
 
 
+def test_bounded_distances_of_a_strided_view_equal_those_of_its_copy():
+    # whole blocks are read from X in place: a view with a column stride must not be read as rows
+    X = np.random.default_rng(3).normal(size=(7, 2 * 9000)).astype(np.float32)
+    view = X[:, ::2]
+    D, rho, alpha = sq_distances_bounded(view)
+    D2, rho2, alpha2 = sq_distances_bounded(np.ascontiguousarray(view))
+    np.testing.assert_array_equal(D, D2)
+    assert (rho, alpha) == (rho2, alpha2)
+
+
 def test_bounded_distances_decline_float64_and_overflow():
     assert sq_distances_bounded(np.ones((3, 4))) is None
     X = np.zeros((3, 4), dtype=np.float32)
