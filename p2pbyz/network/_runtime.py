@@ -36,6 +36,7 @@ import os
 import sys
 import time
 import types
+from array import array
 from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
@@ -87,40 +88,50 @@ _KEY_NODE, _KEY_LINK = 0, 1
 _BATCH_MIN = 512  # heaps smaller than this give up their windows by popping
 
 
-def _sorted_by_time(entries: list[tuple[Any, ...]], t: np.ndarray) -> list[tuple[Any, ...]] | None:
-    """``entries`` (whose times are ``t``) in time order; ``None`` if two times are equal (then
-    the order must also look at ``seq``)."""
+def _sorted_by_time(
+    entries: list[tuple[Any, ...]], t: np.ndarray
+) -> tuple[list[tuple[Any, ...]], np.ndarray] | None:
+    """``entries`` (whose times are ``t``) in time order, and their times in that order; ``None``
+    if two times are equal (then the order must also look at ``seq``)."""
     if len(entries) < 2:
-        return entries
+        return entries, t
     order = np.argsort(t, kind="stable")
     ts = t[order]
     if bool((ts[1:] == ts[:-1]).any()):
         return None
-    return list(itemgetter(*order.tolist())(entries))
+    return list(itemgetter(*order.tolist())(entries)), ts
 
 
-def _partition(heap: list[tuple[Any, ...]], t: np.ndarray, wmax: float) -> list[tuple[Any, ...]]:
+def _partition(
+    heap: list[tuple[Any, ...]], t: np.ndarray, wmax: float
+) -> tuple[list[tuple[Any, ...]], np.ndarray | None]:
     """Remove from ``heap`` (any order; ``t`` its entries' times) and return, in ``(time, seq)``
-    order, its events at or before ``wmax``; leave the others in ``heap`` as a valid heap."""
-    # Each entry's time has been read once, into ``t`` (the entries are scattered in memory: at
-    # 10,000 nodes, reading them is what costs); the partition and the orders are computed on
-    # the array of times, and the entries gathered by C loops.
+    order, its events at or before ``wmax``; leave the others in ``heap`` as a valid heap. Also
+    return the times of what is left in ``heap`` if it is sorted, by ``(time, seq)`` (else
+    ``None``)."""
+    # The entries' times are in ``t``, read from them at most once (the entries are scattered in
+    # memory: at 10,000 nodes, reading them is what costs; see Network._next_window); the
+    # partition and the orders are computed on the array of times, and the entries gathered by
+    # C loops.
     inwin = t <= wmax
     win = list(compress(heap, inwin.tolist()))
     later = ~inwin
     rest = list(compress(heap, later.tolist()))
+    trest: np.ndarray | None = None
     srest = _sorted_by_time(rest, t[later])
     if srest is None:
         heapq.heapify(rest)
-        srest = rest
-    heap[:] = srest  # a list sorted by (time, seq) is a valid heap
+    else:
+        rest, trest = srest
+    heap[:] = rest  # a list sorted by (time, seq) is a valid heap
     swin = _sorted_by_time(win, t[inwin])
-    if swin is None:
+    if swin is not None:
+        win = swin[0]
+    else:
         # Two stable key sorts (seq, then time) compare plain ints and floats, not tuples.
         win.sort(key=_SEQ)
         win.sort(key=_TIME)
-        swin = win
-    return swin
+    return win, trest
 
 
 def _take_window(heap: list[tuple[Any, ...]], wmax: float) -> list[tuple[Any, ...]]:
@@ -149,7 +160,7 @@ def _take_window(heap: list[tuple[Any, ...]], wmax: float) -> list[tuple[Any, ..
                     if c + 1 < n:
                         stack.append(c + 1)
         if budget < 0:
-            return _partition(heap, np.fromiter(map(_TIME, heap), np.float64, n), wmax)
+            return _partition(heap, np.fromiter(map(_TIME, heap), np.float64, n), wmax)[0]
     win = []
     pop = heapq.heappop
     while heap and heap[0][0] <= wmax:
@@ -953,6 +964,7 @@ class NodeContext:
             emit = net._emit
             links = node.links
             pend = net._pend.append
+            pend_t = net._pend_t.append
             now = node.now
             lcap = net._lcap
             win = net._windows
@@ -1008,6 +1020,7 @@ class NodeContext:
                     pend(_tnew(Message, (
                         t, seq, src, link.dst_id, payload, now, size, ls, 0,
                     )))  # fmt: skip
+                    pend_t(t)
                     seq += stride
             finally:
                 node.seq = seq
@@ -1102,6 +1115,7 @@ class NodeContext:
         node.token += 1
         if deadline != _INF:
             net._pend.append((deadline, net._seq(node), _TIMER, node.idx, node.token))
+            net._pend_t.append(deadline)
         net._running -= 1
         if net._running == 0 and net._router_parked:
             net._router_parked = False
@@ -1288,6 +1302,11 @@ class Network:
         # Events emitted by nodes, not yet in the heap: the router merges them at the start of
         # the next window (see _next_window), usually without sifting them in one by one.
         self._pend: list[tuple[Any, ...]] = []
+        # Their times, in the same order (appended with them). And the times of the heap's
+        # entries in order while it is a sorted list (as _partition leaves it), else None: the
+        # router then partitions without reading the entries (see _next_window).
+        self._pend_t = array("d")
+        self._heap_t: np.ndarray | None = None
         self._draws = _LinkDraws(self._ss, self._nodes)
         self._n = len(self._nodes)
         self._base = self._n  # next sequence number of the router's own events
@@ -1569,6 +1588,7 @@ class Network:
             self._pend.append(_tnew(Message, (
                 t, seq, node.id, link.dst_id, payload, now, size, k, 0,
             )))  # fmt: skip
+            self._pend_t.append(t)
             return
         if self._replay is not None:
             times = self._replay.get((node.id, self._ids[j], k))
@@ -1611,6 +1631,7 @@ class Network:
             self._pend.append(_tnew(Message, (
                 d, self._seq(node), node.id, link.dst_id, payload, now, size, k, c,
             )))  # fmt: skip
+            self._pend_t.append(d)
 
     # ------------------------------------------------------------------ hot path: receiving
 
@@ -1691,6 +1712,7 @@ class Network:
         node.token += 1
         if deadline != _INF:
             self._pend.append((deadline, self._seq(node), _TIMER, node.idx, node.token))
+            self._pend_t.append(deadline)
         self._running -= 1
         if self._running == 0 and self._router_parked:
             self._router_parked = False
@@ -1817,6 +1839,7 @@ class Network:
 
     def _push(self, t: float, kind: int, j: int, data: Any) -> None:
         _push(self._heap, (t, self._base, kind, j, data))
+        self._heap_t = None
         self._base += self._n + 1
 
     def _next_window(self, horizon: float) -> tuple[float, float, list[tuple[Any, ...]]] | None:
@@ -1825,27 +1848,45 @@ class Network:
         (everything left queued) when the next event is later than ``horizon``."""
         heap = self._heap
         pend = self._pend
+        pend_t = self._pend_t
         L = self.lookahead
         n = len(heap) + len(pend)
-        if pend and n >= _BATCH_MIN and 8 * len(pend) >= len(heap):
-            # Many new events (a wide lookahead, many nodes): one pass over all the entries,
-            # which costs at most 9 reads per new event, instead of sifting each one in and
-            # popping the window.
-            heap.extend(pend)
-            pend.clear()
-            t = np.fromiter(map(_TIME, heap), np.float64, n)
-            t0 = heap[int(t.argmin())][0]
-            if t0 > horizon:
-                heapq.heapify(heap)
-                return None
-            wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
-            if wmax > horizon:
-                wmax = horizon
-            evs = _partition(heap, t, wmax)
-            return evs[0][0], wmax, evs  # the first event by (time, seq), as heap[0] would be
+        if pend and n >= _BATCH_MIN:
+            # Many new events (a wide lookahead, many nodes), or a window that is a sizeable part
+            # of the queue: one pass over all the entries, which costs at most 9 reads per new
+            # event (or per event of the window), instead of sifting each one in and popping the
+            # window. The entries' times come from _pend_t and _heap_t, not from the entries
+            # (scattered in memory: at 10,000 nodes, reading them is what costs).
+            th = self._heap_t
+            batch = 8 * len(pend) >= len(heap)
+            if batch or th is not None:
+                tp = np.array(pend_t, np.float64)
+                if th is None:
+                    th = np.fromiter(map(_TIME, heap), np.float64, len(heap))
+                t = np.concatenate((th, tp))
+                i = int(t.argmin())
+                t0 = heap[i][0] if i < len(heap) else pend[i - len(heap)][0]
+                wmax = t0 if L <= 0 else max(t0, math.nextafter(t0 + L, -_INF))
+                if wmax > horizon:
+                    wmax = horizon
+                if not batch:  # the heap is sorted: its events in the window are a prefix
+                    k = int(np.searchsorted(th, wmax, "right")) + int(np.count_nonzero(tp <= wmax))
+                    batch = 8 * k >= n
+            if batch:
+                heap.extend(pend)
+                pend.clear()
+                del pend_t[:]
+                if t0 > horizon:
+                    heapq.heapify(heap)
+                    self._heap_t = None
+                    return None
+                evs, self._heap_t = _partition(heap, t, wmax)
+                return evs[0][0], wmax, evs  # the first event by (time, seq), as heap[0] would be
         for ev in pend:
             _push(heap, ev)
         pend.clear()
+        del pend_t[:]
+        self._heap_t = None
         t0 = heap[0][0]
         if t0 > horizon:
             return None
