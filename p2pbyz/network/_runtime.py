@@ -243,6 +243,14 @@ def payload_size(payload: Any, small: int | None = None) -> int:
         small = int(config.NETWORK_SMALL_PAYLOAD_BYTES)
     if type(payload) in _SCALARS:
         return small
+    if isinstance(payload, (tuple, list)):
+        # Tested before the types below, of which no tuple or list is an instance (their layouts
+        # conflict): payloads are mostly tuples. sum() over a generator, unrolled: scalar items
+        # (the common case) skip the recursion.
+        total = 0
+        for x in payload:
+            total += small if type(x) in _SCALARS else payload_size(x, small)
+        return small + total
     if isinstance(payload, np.ndarray):
         return int(payload.nbytes)
     if isinstance(payload, (bytes, bytearray)):
@@ -251,12 +259,6 @@ def payload_size(payload: Any, small: int | None = None) -> int:
         return int(payload.nbytes)
     if isinstance(payload, str):
         return len(payload.encode("utf-8"))
-    if isinstance(payload, (tuple, list)):
-        # sum() over a generator, unrolled: scalar items (the common case) skip the recursion
-        total = 0
-        for x in payload:
-            total += small if type(x) in _SCALARS else payload_size(x, small)
-        return small + total
     if isinstance(payload, dict):
         return small + sum(payload_size(x, small) for x in payload.values())
     return small
@@ -1455,10 +1457,11 @@ class Network:
     # ------------------------------------------------------------------ links
 
     def _policy(self, i: int, j: int) -> LinkPolicy:
-        pol = self._link_overrides.get((i, j))
+        key = (i, j)
+        pol = self._link_overrides.get(key) if self._link_overrides else None
         if pol is not None:
             return pol
-        pol = self._edge_policies.get((i, j))
+        pol = self._edge_policies.get(key) if self._edge_policies else None
         if pol is not None:
             return pol
         attrs = self.graph._adj[self._ids[i]][self._ids[j]]  # what graph.edges[u, v] returns
@@ -1491,7 +1494,9 @@ class Network:
     def _make_link(self, node: _Node, j: int) -> _Link:
         i = node.idx
         u, v = node.id, self._ids[j]
-        cuts = tuple([(p.start, p.end) for p in self.partitions if p.separates(u, v)])
+        cuts: tuple[tuple[float, float], ...] = ()
+        if self.partitions:  # (the comprehension costs a call even over no partition)
+            cuts = tuple([(p.start, p.end) for p in self.partitions if p.separates(u, v)])
         link = _Link(node, j, self._policy(i, j), self._draws, cuts, self._replay is not None)
         link.dst_id = v
         node.links[j] = link
