@@ -62,6 +62,11 @@ def _read_once(X):  # pragma: no cover - compiled
 #: Idle seconds before each rule's timing (see main).
 _SETTLE_S = 0.5
 
+#: Idle seconds between a floor's timing and the rule's, each way: OpenBLAS's workers spin for
+#: about 0.1 s after X @ X.T and, with none, slowed Bulyan at (128, 1e5) from 49 to 97 ms
+#: (measured: 0.01 s 107 ms, 0.05 s 85 ms, 0.1 s 53 ms, 0.2 s 49 ms).
+_PAIR_SETTLE_S = 0.2
+
 
 def _timeit(fn, repeat: int) -> float:
     fn()  # warm: compile, page-in
@@ -73,6 +78,16 @@ def _timeit(fn, repeat: int) -> float:
     return float(np.median(ts))
 
 
+def _after_settle(fn) -> float:
+    """Seconds of one call of ``fn`` made after ``_PAIR_SETTLE_S`` idle and one untimed call (which
+    wakes the thread pools: after the idle, a (10, 1e5) median measured 12 ms instead of 0.6)."""
+    time.sleep(_PAIR_SETTLE_S)
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def _paired(fn, floor_fn, repeat: int) -> tuple[float, float, float]:
     """Time ``fn`` and its floor in alternation: (median time, median floor, median of the
     per-round ratios). This host's speed drifts by up to 2x within minutes (X@X.T at (128, 1e5)
@@ -82,13 +97,8 @@ def _paired(fn, floor_fn, repeat: int) -> tuple[float, float, float]:
     floor_fn()
     ts, fs = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        floor_fn()
-        t1 = time.perf_counter()
-        fn()
-        t2 = time.perf_counter()
-        fs.append(t1 - t0)
-        ts.append(t2 - t1)
+        fs.append(_after_settle(floor_fn))
+        ts.append(_after_settle(fn))
     ratios = np.array(ts) / np.array(fs)
     return float(np.median(ts)), float(np.median(fs)), float(np.median(ratios))
 
