@@ -12,7 +12,7 @@ within minutes, and neighbours in time share it. The size's floors measured befo
 rules (the faster kept) are reported too, as ``read_floor_s`` and ``gemm_s``.
 
     python bench/gars.py            # sizes of the issue: (10,1e5) (32,1e6) (32,1e7) (128,1e5)
-    python bench/gars.py --quick    # small sizes, a few seconds
+    python bench/gars.py --quick    # small sizes, about a minute
     python bench/gars.py --rules median krum --out bench/out/gars.json
 
 Writes JSON (every number), CSV and a PNG plot of time / read-floor per rule.
@@ -189,7 +189,7 @@ def _choose_f(name: str, n: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    p.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     p.add_argument("--rules", nargs="*", help="rules to run (default: all registered)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-numpy", action="store_true", help="skip the numpy equivalents")
