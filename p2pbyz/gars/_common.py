@@ -408,9 +408,10 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
     """
     n, d = X.shape
     nchunks = bounds.shape[0] - 1
-    partial = np.zeros((nchunks, n, n), dtype=np.float64)
+    partial = np.empty((nchunks, n, n), dtype=np.float64)
     for c in prange(nchunks):
         P = partial[c]
+        P[:, :] = 0.0  # zeroed by its own iteration, in parallel
         # only a chunk that ends in a partial block needs the buffer (the copy below fills every
         # column it reads): zeroing an (n, block) buffer per chunk cost 46 us at n = 128
         partial_end = (bounds[c + 1] - bounds[c]) % _RUN != 0
