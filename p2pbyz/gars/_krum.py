@@ -38,13 +38,29 @@ _KRUM_PAPER = "Blanchard, El Mhamdi, Guerraoui, Stainer, NIPS 2017 (arXiv 1703.0
 
 
 @njit(cache=True)
-def _row_orders(E):  # pragma: no cover - compiled
+def _row_orders_serial(E):  # pragma: no cover - compiled
     """order[i] = the indices j sorted by E[i, j] (ties in any order: only values are summed)."""
     n = E.shape[0]
     order = np.empty((n, n), dtype=np.int64)
     for i in range(n):
         order[i] = np.argsort(E[i])
     return order
+
+
+@njit(parallel=True, cache=True)
+def _row_orders_parallel(E):  # pragma: no cover - compiled
+    """:func:`_row_orders_serial` with the rows in parallel (the same orders)."""
+    n = E.shape[0]
+    order = np.empty((n, n), dtype=np.int64)
+    for i in prange(n):
+        order[i] = np.argsort(E[i])
+    return order
+
+
+def _row_orders(E: np.ndarray) -> np.ndarray:
+    """The rows' orders; in parallel from n = 64 (0.9 ms at n = 128 on one thread, 4% of Krum at
+    (128, 1e5); below, waking the threads costs more than the sorts)."""
+    return _row_orders_parallel(E) if E.shape[0] >= 64 else _row_orders_serial(E)
 
 
 @njit(cache=True)
