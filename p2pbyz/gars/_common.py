@@ -132,6 +132,24 @@ def _block_length(n: int) -> int:
     return block
 
 
+@njit(parallel=True, cache=True)
+def _sum_partials(partial):  # pragma: no cover - compiled
+    """The symmetric matrix whose upper triangle is the sum of the chunks' upper triangles
+    ``partial[c]``: each entry adds its chunks in chunk order, whichever thread owns its row, so
+    the bits do not depend on the threads."""
+    nchunks, n, _ = partial.shape
+    D = np.zeros((n, n), dtype=np.float64)
+    for i in prange(n):
+        for c in range(nchunks):
+            P = partial[c]
+            for j in range(i + 1, n):
+                D[i, j] += P[i, j]
+    for i in range(n):
+        for j in range(i + 1, n):
+            D[j, i] = D[i, j]
+    return D
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _sq_distances_kernel(X, bounds, block):  # pragma: no cover - compiled
     """Upper triangle of the squared distances, one float64 partial matrix per coordinate chunk.
@@ -224,17 +242,7 @@ def _sq_distances_kernel(X, bounds, block):  # pragma: no cover - compiled
                             P[i3, j0] += s30
                         if jv1 and i3 < j1:
                             P[i3, j1] += s31
-    # each entry adds its chunks in chunk order, whichever thread owns its row
-    D = np.zeros((n, n), dtype=np.float64)
-    for i in prange(n):
-        for c in range(nchunks):
-            P = partial[c]
-            for j in range(i + 1, n):
-                D[i, j] += P[i, j]
-    for i in range(n):
-        for j in range(i + 1, n):
-            D[j, i] = D[i, j]
-    return D
+    return _sum_partials(partial)
 
 
 def sq_distances(X: np.ndarray) -> np.ndarray:
@@ -412,7 +420,7 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
     for c in prange(nchunks):
         P = partial[c]
         P[:, :] = 0.0  # zeroed by its own iteration, in parallel
-        # only a chunk that ends in a partial block needs the buffer (the copy below fills every
+        # only a chunk that ends in a partial run needs the buffer (the copy below fills every
         # column it reads): zeroing an (n, block) buffer per chunk cost 46 us at n = 128
         partial_end = (bounds[c + 1] - bounds[c]) % _RUN != 0
         buf = np.empty((n, block) if partial_end else (1, 1), dtype=np.float32)
@@ -464,17 +472,7 @@ def _sq_distances_f32_kernel(X, bounds, block):  # pragma: no cover - compiled
                             P[i3, j0] += _lane_sum(acc, 6)
                         if jv1 and i3 < j1:
                             P[i3, j1] += _lane_sum(acc, 7)
-    # each entry adds its chunks in chunk order, whichever thread owns its row
-    D = np.zeros((n, n), dtype=np.float64)
-    for i in prange(n):
-        for c in range(nchunks):
-            P = partial[c]
-            for j in range(i + 1, n):
-                D[i, j] += P[i, j]
-    for i in range(n):
-        for j in range(i + 1, n):
-            D[j, i] = D[i, j]
-    return D
+    return _sum_partials(partial)
 
 
 def sq_distances_bounded(X: np.ndarray) -> tuple[np.ndarray, float, float] | None:
