@@ -153,6 +153,32 @@ def test_per_coordinate_path_parity(dtype):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("n", [33, 64, 65, 100, 128, 129, 300])
+def test_trimmed_mean_from_halves(n, style, dtype):
+    """From N = 64 rows the trimmed mean stops at the two sorted halves and sums the values
+    clipped to [f-th, (n-f-1)-th]: it equals the full sort's sum of the kept values exactly on
+    integers, and within a few float64 roundings of the honest scale otherwise, with f rows of
+    +-1e30 (which must never enter the sum) and with every f, even f = 0 and n = 2f+1."""
+    assert cw._sort_rows(n) >= cw._TRIM_HALVES_N
+    rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype)])
+    d = cw._LANES + 9
+    bounds = np.array([0, cw._LANES, d], dtype=np.int64)
+    for f in sorted({0, 1, n // 5, (n - 1) // 2}):
+        X, scale = make_input(rng, n, d, f, dtype, style)
+        halves = np.empty(d, dtype=dtype)
+        full = np.empty(d, dtype=dtype)  # per-coordinate sorts, then the sorted positions summed
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, cw._sort_rows(n), bounds, halves)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, 0, bounds, full)
+        if style == "integers":
+            np.testing.assert_array_equal(halves, full)
+        else:
+            tol = 4 * n * np.finfo(np.float64).eps if dtype == np.float64 else 0.0
+            np.testing.assert_allclose(halves, full, rtol=tol or 1.2e-7, atol=tol * scale)
+        assert_matches(halves, reference("trimmed_mean", X, f), dtype, scale)
+
+
 # ----------------------------------------------------------------------------------------------
 # Parity with the reference
 
