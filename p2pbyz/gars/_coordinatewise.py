@@ -654,26 +654,34 @@ def _trimmed_lanes(buf, f, acc):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _clip_rel(x, lo, hi, clip, rel):  # pragma: no cover - compiled
+    """x in float64, clipped to [lo, hi] first if ``clip``, minus lo if ``rel``."""
+    if clip:
+        x = _minmax(_minmax(x, lo)[1], hi)[0]
+    return np.float64(x) - np.float64(lo) if rel else np.float64(x)
+
+
+@njit(cache=True)
 def _add_rows(buf, j0, j1, lo, hi, clip, rel, acc):  # pragma: no cover - compiled
-    """acc[t] += the values v of rows j0 .. j1-1 of lane t in float64, clipped to [lo[t], hi[t]]
-    first if ``clip``, and taken as ``v - lo[t]`` if ``rel``."""
-    if clip and rel:
-        for j in range(j0, j1):
-            for t in range(_LANES):
-                v = _minmax(_minmax(buf[j, t], lo[t])[1], hi[t])[0]
-                acc[t] += np.float64(v) - np.float64(lo[t])
-    elif clip:
-        for j in range(j0, j1):
-            for t in range(_LANES):
-                acc[t] += np.float64(_minmax(_minmax(buf[j, t], lo[t])[1], hi[t])[0])
-    elif rel:
-        for j in range(j0, j1):
-            for t in range(_LANES):
-                acc[t] += np.float64(buf[j, t]) - np.float64(lo[t])
-    else:
-        for j in range(j0, j1):
-            for t in range(_LANES):
-                acc[t] += buf[j, t]
+    """acc[t] += the values v of rows j0 .. j1-1 of lane t in float64, in row order, clipped to
+    [lo[t], hi[t]] first if ``clip``, and taken as ``v - lo[t]`` if ``rel``. Four rows per pass
+    over the lanes, so that acc is loaded and stored once for them."""
+    j = j0
+    while j + 4 <= j1:
+        for t in range(_LANES):
+            l = lo[t]
+            h = hi[t]
+            s = acc[t]
+            s += _clip_rel(buf[j, t], l, h, clip, rel)
+            s += _clip_rel(buf[j + 1, t], l, h, clip, rel)
+            s += _clip_rel(buf[j + 2, t], l, h, clip, rel)
+            s += _clip_rel(buf[j + 3, t], l, h, clip, rel)
+            acc[t] = s
+        j += 4
+    while j < j1:
+        for t in range(_LANES):
+            acc[t] += _clip_rel(buf[j, t], lo[t], hi[t], clip, rel)
+        j += 1
 
 
 @njit(cache=True)
