@@ -7,6 +7,7 @@ results are combined in chunk order after the parallel loop.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import llvmlite.ir as llvmir
@@ -99,12 +100,21 @@ def raise_if_nonfinite(X: np.ndarray, *derived: np.ndarray) -> None:
 
 
 def chunk_bounds(d: int, block: int, max_chunks: int = 64) -> np.ndarray:
-    """Split ``range(d)`` into at most ``max_chunks`` chunks aligned on ``block`` (fixed per d)."""
+    """Split ``range(d)`` into at most ``max_chunks`` chunks aligned on ``block`` (fixed per d).
+
+    Called on every aggregation, so the bounds are computed once per (d, block, max_chunks) and
+    a copy handed out: 0.5 us instead of 8 us (numpy's ``append`` of an ``arange``), which was
+    a tenth of a small average's time."""
+    return _chunk_bounds(int(d), int(block), int(max_chunks)).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _chunk_bounds(d: int, block: int, max_chunks: int) -> np.ndarray:
     nblocks = (d + block - 1) // block
     nchunks = max(1, min(max_chunks, nblocks))
     per = (nblocks + nchunks - 1) // nchunks
     # starts every per*block coordinates, then d: the same bounds as the clipped list of nchunks
-    # + 1 values made unique (called on every aggregation: a Python loop cost 0.1 ms at 4096)
+    # + 1 values made unique
     if d == 0:
         return np.zeros(1, dtype=np.int64)
     return np.append(np.arange(0, d, per * block, dtype=np.int64), np.int64(d))
