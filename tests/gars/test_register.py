@@ -50,9 +50,15 @@ def test_register_rule_validates_its_arguments() -> None:
         gars.register_rule("ok_name", 3)
 
 
-def test_small_inputs_run_single_threaded_and_restore_the_pool() -> None:
+@pytest.mark.parametrize("switch", [True, False])
+def test_small_inputs_thread_count_and_restored_pool(switch, monkeypatch) -> None:
+    """Small inputs drop to one numba thread only where that pays (the ``workqueue`` layer);
+    either way the pool's thread count is restored."""
     import numba
 
+    from p2pbyz.gars import _api
+
+    monkeypatch.setattr(_api, "_switch_pays", lambda: switch)
     before = numba.get_num_threads()
     seen = []
 
@@ -63,8 +69,16 @@ def test_small_inputs_run_single_threaded_and_restore_the_pool() -> None:
     gars.register_rule("spy_threads", spy)
     try:
         gars.aggregate("spy_threads", np.ones((5, 10)), 1)
-        if before > 1:
-            assert seen == [1]
+        assert seen == [1 if switch else before]
         assert numba.get_num_threads() == before
     finally:
         _registry._REGISTRY.pop("spy_threads", None)
+
+
+def test_switch_pays_only_under_workqueue() -> None:
+    import numba
+
+    from p2pbyz.gars import _api
+
+    gars.median(np.ones((5, 10)), 1)  # a parallel kernel has run: the layer is chosen
+    assert _api._switch_pays() == (numba.threading_layer() == "workqueue")
