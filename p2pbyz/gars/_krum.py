@@ -207,6 +207,14 @@ class ScoreBounds:
             return slo, slo
         return slo, _scores(self.hi, self.order, alive, k)
 
+    def _exact_ranking(self, alive: np.ndarray, k: int) -> np.ndarray:
+        """Every alive row by (exact score, index), when the whole exact matrix is known: what the
+        certification loops below return then, without their dozen small numpy calls (about a
+        fifth of a float64 Krum at (10, 650))."""
+        s = _scores(self.lo, self.order, alive, k)
+        idx = np.flatnonzero(alive)
+        return idx[np.lexsort((idx, s[idx]))]
+
     def ranked(self, alive: np.ndarray, k: int, count: int) -> np.ndarray:
         """The ``count`` alive rows of smallest exact score, ranked by (score, index).
 
@@ -215,6 +223,8 @@ class ScoreBounds:
         only exact rows overlap, which then compare exactly). The ranking by lower bounds is then
         the exact one.
         """
+        if self.hi is self.lo:  # the exact matrix: rank by the exact scores at once
+            return self._exact_ranking(alive, k)[:count]
         while True:
             slo, shi = self.scores(alive, k)
             idx = np.flatnonzero(alive)
@@ -236,6 +246,8 @@ class ScoreBounds:
         are surely worse, out for sure when ``count`` rows are surely better; the others are made
         exact and the boundary among them is drawn by (exact score, index).
         """
+        if self.hi is self.lo:
+            return np.sort(self._exact_ranking(alive, k)[:count])
         while True:
             slo, shi = self.scores(alive, k)
             idx = np.flatnonzero(alive)
