@@ -68,6 +68,29 @@ def test_sklearn_sets_standardised_on_train_only(name: str) -> None:
     assert not np.allclose(d.X_test.mean(axis=0), 0.0, atol=1e-3)  # test statistics did not leak in
 
 
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "wine"])
+def test_sklearn_files_read_directly_equal_the_loaders(name: str, monkeypatch) -> None:
+    """The bundled files read without importing sklearn.datasets give the loaders' very arrays;
+    where the file is not found, the loader itself is used."""
+    from p2pbyz.learning import _datasets
+
+    direct = _datasets._sklearn_file(name)
+    assert direct is not None  # this scikit-learn has the layout the fast path expects
+    X, y = _datasets._sklearn_loaded(name)
+    assert direct[0].dtype == X.dtype == np.float64 and direct[1].dtype == y.dtype == np.int64
+    np.testing.assert_array_equal(direct[0], X)
+    np.testing.assert_array_equal(direct[1], y)
+    monkeypatch.setattr(_datasets, "_SKLEARN_FILES", {name: ("no_such_file.csv", 1, 1)})
+    assert _datasets._sklearn_file(name) is None
+    _datasets._sklearn_raw.cache_clear()
+    try:
+        Xf, yf = _datasets._sklearn_raw(name)  # falls back to the loader
+        np.testing.assert_array_equal(Xf, X)
+        np.testing.assert_array_equal(yf, y)
+    finally:
+        _datasets._sklearn_raw.cache_clear()
+
+
 def test_synthetic_parameters_and_teacher() -> None:
     """Synthetic generators honour their parameters; the teacher reproduces the noiseless targets."""
     g = learning.load_dataset(
