@@ -625,9 +625,9 @@ def _trimmed_halves(buf, a, n, f, lo, hi, acc):  # pragma: no cover - compiled
     enter the float64 sum, whose terms all lie in [lo, hi]. Only the first and last f rows of
     each run can hold one of the 2f trimmed values; the rows between are added unclipped.
 
-    float32 values are summed as they are: float64 holds such sums with 29 bits to spare, so
-    they are exact but for extreme ranges of exponents, and the result is then that of the sorted
-    sum. float64 values are summed relative to lo (the mean is ((n-2f) lo + sum - f (hi - lo)) /
+    float32 values are summed as they are: float64 has 29 bits more than float32, so these sums
+    are exact unless the values' exponents span a huge range, and an exact sum gives the same
+    bits as the sorted sum did. float64 values are summed relative to lo (the mean is ((n-2f) lo + sum - f (hi - lo)) /
     (n-2f), one division as in the reference), so that the rounding error scales with the kept
     values' spread hi - lo, not with their size: summing n terms where the sorted sum has n-2f
     would otherwise lose up to n/(n-2f) times more (measured: 4e-13 relative at n = 129, f = 64).
@@ -756,8 +756,9 @@ def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: n
     buf = full[:n]
     alo, ahi = _median_window(n, k)
     # The trimmed mean skips the last merge from N = 64 on, where it is N/2 log2 N comparators
-    # through L2 (0.88-0.92x the time, n = 50 .. 256); below, the merge is cheap in L1 and its
-    # steps pace the next block's prefetches, and the halves measured 1.06-1.08x slower.
+    # through L2 (0.88-0.92x the time, n = 50 .. 256). Below, the merge is cheap in L1 and the
+    # halves measured 1.06-1.08x slower in the kernel (n = 16 .. 32), though the tail alone ran
+    # 0.94x in L1; spreading the next block's prefetches over the sort did not explain it.
     halve_trim = rule == 1 and N >= _TRIM_HALVES_N
     for lo in range(lo0, hi0, _LANES):
         hi = min(hi0, lo + _LANES)
