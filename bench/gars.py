@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -269,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
         "numpy": np.__version__, "cpu_block": config.CPU_BLOCK, "quick": args.quick,
+        "numba": numba.__version__, "threads": numba.get_num_threads(),
+        "threading_layer": numba.threading_layer(),
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     with open(out.with_suffix(".csv"), "w", newline="") as fh:
