@@ -1135,11 +1135,16 @@ def trimmed_mean(X, f, *, pre=(), nonfinite="drop", target="cpu"):
     Returns
     -------
     ndarray, shape (d,)
-        The trimmed mean, in the dtype of ``X`` (accumulated in float64 in sorted order).
+        The trimmed mean, in the dtype of ``X`` (accumulated in float64).
 
     Notes
     -----
     Requirement: n >= 2f+1. Complexity: O(d n log^2 n) (sorting network; O(d n log n) for n > 4096).
+    Up to n = 32 the kept values are summed in sorted order. From n = 33 on, the sort stops at two
+    sorted halves and every value is summed clipped to the kept range, minus f times its two ends
+    (float64 input relative to the lower end): float32 results are those of the sorted sum unless
+    the values' exponents span a huge range, float64 ones agree with it to a few roundings of the
+    kept values' spread.
 
     Examples
     --------
