@@ -315,13 +315,10 @@ def _sklearn_file(which: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 @functools.cache
 def _sklearn_raw(which: str) -> tuple[np.ndarray, np.ndarray]:
-    found = _sklearn_file(which)
-    if found is not None:
-        X, y = found
-        X.flags.writeable = False
-        y.flags.writeable = False
-        return X, y
-    return _sklearn_loaded(which)
+    X, y = _sklearn_file(which) or _sklearn_loaded(which)
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y
 
 
 def _sklearn_loaded(which: str) -> tuple[np.ndarray, np.ndarray]:
@@ -334,11 +331,7 @@ def _sklearn_loaded(which: str) -> tuple[np.ndarray, np.ndarray]:
         "wine": skd.load_wine,
     }[which]
     bunch = loader()
-    X = np.asarray(bunch.data, dtype=np.float64)
-    y = np.asarray(bunch.target, dtype=np.int64)
-    X.flags.writeable = False
-    y.flags.writeable = False
-    return X, y
+    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
 
 
 def _sklearn(which: str) -> Callable[..., Dataset]:
