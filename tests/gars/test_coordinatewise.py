@@ -160,7 +160,8 @@ def test_trimmed_mean_from_halves(n, style, dtype):
     """From N = 64 rows the trimmed mean stops at the two sorted halves and sums the values
     clipped to [f-th, (n-f-1)-th]: it equals the full sort's sum of the kept values exactly on
     integers, and within a few float64 roundings of the honest scale otherwise, with f rows of
-    +-1e30 (which must never enter the sum) and with every f, even f = 0 and n = 2f+1."""
+    +-1e30 (which must never enter the sum) and with every f, even f = 0 and n = 2f+1. (From
+    n = 96, f <= 16 takes the tree path instead, :func:`test_trimmed_mean_tree`.)"""
     assert cw._sort_rows(n) >= cw._TRIM_HALVES_N
     rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype)])
     d = cw._LANES + 9
@@ -181,6 +182,54 @@ def test_trimmed_mean_from_halves(n, style, dtype):
                 rtol, atol = 1.2e-7, 0.0
             np.testing.assert_allclose(halves, full, rtol=rtol, atol=atol)
         assert_matches(halves, reference("trimmed_mean", X, f), dtype, scale)
+
+
+def _trimmed_paths(X, f):
+    """The trimmed mean of X by the network (whatever path n and f select) and by per-coordinate
+    sorts with the sorted positions summed, over two blocks of lanes."""
+    n, d = X.shape
+    bounds = np.array([0, cw._LANES, d], dtype=np.int64)
+    net = np.empty(d, dtype=X.dtype)
+    full = np.empty(d, dtype=X.dtype)
+    cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, cw._sort_rows(n), bounds, net)
+    cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, 0, bounds, full)
+    return net, full
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("n", [96, 97, 127, 128, 129, 160, 191, 255, 300])
+def test_trimmed_mean_tree(n, style, dtype):
+    """From n = 96 with f <= 16 the trimmed mean merges only the 16 extremes of sorted 32-row
+    runs (:func:`_trimmed_tree`), every kept value summed once: it equals the full sort's sum
+    exactly on integers; float32 gives the sorted sum's bits (the float64 sum of these float32
+    values is exact); float64 is within a few roundings of the honest scale. Every branch of the
+    root is taken (f = 16, 9 .. 15, 1 .. 8 and 0), with f rows of +-1e30 in the "huge" style, and
+    a last run of 32 to 63 rows when n is not a multiple of 32."""
+    assert n >= cw._TRIM_TREE_N
+    rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype), 16])
+    for f in (0, 1, 7, 8, 9, 15, 16):
+        X, scale = make_input(rng, n, cw._LANES + 9, f, dtype, style)
+        tree, full = _trimmed_paths(X, f)
+        if style == "integers" or dtype == np.float32:
+            np.testing.assert_array_equal(tree, full)
+        else:
+            rtol = 4 * n * np.finfo(np.float64).eps
+            np.testing.assert_allclose(tree, full, rtol=rtol, atol=rtol * scale)
+        assert_matches(tree, reference("trimmed_mean", X, f), dtype, scale)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(cw._TRIM_TREE_N, 260),
+    f=st.integers(0, cw._TRIM_TREE_F),
+    dtype=st.sampled_from(DTYPES),
+    style=st.sampled_from(STYLES),
+)
+def test_trimmed_mean_tree_hypothesis(seed, n, f, dtype, style):
+    rng = np.random.default_rng(seed)
+    X, scale = make_input(rng, n, 40, f, dtype, style)
+    assert_matches(cw._trimmed_mean_impl(X, f), reference("trimmed_mean", X, f), dtype, scale)
 
 
 # ----------------------------------------------------------------------------------------------
