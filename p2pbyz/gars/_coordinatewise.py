@@ -11,9 +11,10 @@ own instead. Then:
   off the two sorted halves of the lane, so the sort's last merge is skipped (:func:`_kth_lanes`);
 * the trimmed mean sums the sorted positions ``f .. n-f-1``; from N = 64 rows on it too stops
   at the two sorted halves, takes the f-th and (n-f-1)-th values off them and sums every value
-  clipped to that range (:func:`_trimmed_halves`); from n = 96 on with f <= 16 it sorts only
-  runs of 32 rows and merges their 16 smallest and 16 largest values pairwise, adding every
-  other value to the sum as soon as it is known to be kept (:func:`_trimmed_tree`);
+  clipped to that range (:func:`_trimmed_halves`); with f <= 8 from n = 64 on, and f <= 16
+  from n = 96 on, it sorts only runs of 16 (32) rows and merges their 8 (16) smallest and
+  largest values pairwise, adding every other value to the sum as soon as it is known to be
+  kept (:func:`_trimmed_tree`);
 * "the k values closest to a centre c", with ties between ``c - a`` and ``c + a`` going to the
   smaller value (the ``(|x - c|, x)`` order of :mod:`._reference`), always form a window
   ``s[a .. a+k-1]`` of the sorted values. Its start ``a`` is the number of windows that the
@@ -56,10 +57,10 @@ _LANES = 256
 _NETWORK_MAX_N = 4096
 #: From this many sort rows N on, the trimmed mean reads its answer off the two sorted halves.
 _TRIM_HALVES_N = 64
-#: Up to this f, and from ``_TRIM_TREE_N`` rows on, the trimmed mean sorts only runs of 32 rows
-#: and merges their 16 extremes (:func:`_trimmed_tree`).
-_TRIM_TREE_F = 16
-_TRIM_TREE_N = 96
+#: From n = ``_TREE8_N`` with f <= 8, and from n = ``_TREE16_N`` with f <= 16, the trimmed mean
+#: sorts only runs of 16 (32) rows and merges their 8 (16) extremes (:func:`_trimmed_tree`).
+_TREE8_N = 64
+_TREE16_N = 96
 #: The coordinate range is split into at most this many chunks (fixed for a given d), each handled
 #: by one parallel iteration that owns its buffers.
 _MAX_CHUNKS = 256
@@ -672,35 +673,29 @@ def _trimmed_halves(buf, a, n, f, lo, hi, acc):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _flip_extremes(buf, p, q, low, both, acc):  # pragma: no cover - compiled
+def _flip_extremes(buf, p, q, low, both):  # pragma: no cover - compiled
     """Two blocks of 16 rows, p .. p+15 and q .. q+15, each sorted ascending in every lane: the
     16 smallest (``low``) or the 16 largest of their 32 values replace rows p .. p+15, sorted
-    ascending, and the other 16 are added to ``acc`` in float64. Without ``both``, only the 8
-    most extreme of them are sorted (rows p .. p+7 if ``low``, else p+8 .. p+15); the other 8
-    rows then hold the rest in no order.
+    ascending, and the other 16 go to rows q .. q+15 in no order. Without ``both``, only the 8
+    most extreme of the kept 16 are sorted (rows p .. p+7 if ``low``, else p+8 .. p+15); the
+    other 8 rows then hold the rest in no order.
 
     The flip ``(p+i, q+15-i)`` splits the 32 values into the 16 smallest and the 16 largest,
     each a bitonic sequence (as in the bitonic merge); the half-cleaner of stride 8 runs in the
     same pass, and :func:`_clean8` sorts the two halves.
     """
-    if low:
-        for i in range(8):
-            for t in range(_LANES):
-                a, x = _minmax(buf[p + i, t], buf[q + 15 - i, t])
-                b, y = _minmax(buf[p + 8 + i, t], buf[q + 7 - i, t])
-                acc[t] += np.float64(x) + np.float64(y)
-                a, b = _minmax(a, b)
-                buf[p + i, t] = a
-                buf[p + 8 + i, t] = b
-    else:
-        for i in range(8):
-            for t in range(_LANES):
-                x, a = _minmax(buf[p + i, t], buf[q + 15 - i, t])
-                y, b = _minmax(buf[p + 8 + i, t], buf[q + 7 - i, t])
-                acc[t] += np.float64(x) + np.float64(y)
-                a, b = _minmax(a, b)
-                buf[p + i, t] = a
-                buf[p + 8 + i, t] = b
+    for i in range(8):
+        for t in range(_LANES):
+            a, x = _minmax(buf[p + i, t], buf[q + 15 - i, t])
+            b, y = _minmax(buf[p + 8 + i, t], buf[q + 7 - i, t])
+            if not low:
+                a, x = x, a
+                b, y = y, b
+            a, b = _minmax(a, b)
+            buf[p + i, t] = a
+            buf[p + 8 + i, t] = b
+            buf[q + 15 - i, t] = x
+            buf[q + 7 - i, t] = y
     if both or low:
         _clean8(buf, p)
     if both or not low:
@@ -708,34 +703,74 @@ def _flip_extremes(buf, p, q, low, both, acc):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _flip_discard(buf, p, q, low, acc):  # pragma: no cover - compiled
-    """:func:`_flip_extremes` when the kept extremes are not needed: only the other 16 values
-    of the two blocks are added to ``acc``, nothing is stored."""
-    for i in range(0, 16, 2):
-        for t in range(_LANES):
-            x = _minmax(buf[p + i, t], buf[q + 15 - i, t])
-            y = _minmax(buf[p + i + 1, t], buf[q + 14 - i, t])
-            if low:
-                acc[t] += np.float64(x[1]) + np.float64(y[1])
-            else:
-                acc[t] += np.float64(x[0]) + np.float64(y[0])
+def _flip8(buf, p, q, low, clean):  # pragma: no cover - compiled
+    """:func:`_flip_extremes` for blocks of 8 rows, in registers in one pass: the flip
+    ``(p+i, q+7-i)``, then (if ``clean``) the half-cleaners of strides 4, 2, 1 on the 8 kept
+    values, which sort them."""
+    for t in range(_LANES):
+        a0, x0 = _minmax(buf[p, t], buf[q + 7, t])
+        a1, x1 = _minmax(buf[p + 1, t], buf[q + 6, t])
+        a2, x2 = _minmax(buf[p + 2, t], buf[q + 5, t])
+        a3, x3 = _minmax(buf[p + 3, t], buf[q + 4, t])
+        a4, x4 = _minmax(buf[p + 4, t], buf[q + 3, t])
+        a5, x5 = _minmax(buf[p + 5, t], buf[q + 2, t])
+        a6, x6 = _minmax(buf[p + 6, t], buf[q + 1, t])
+        a7, x7 = _minmax(buf[p + 7, t], buf[q, t])
+        if not low:
+            a0, x0 = x0, a0
+            a1, x1 = x1, a1
+            a2, x2 = x2, a2
+            a3, x3 = x3, a3
+            a4, x4 = x4, a4
+            a5, x5 = x5, a5
+            a6, x6 = x6, a6
+            a7, x7 = x7, a7
+        buf[q + 7, t] = x0
+        buf[q + 6, t] = x1
+        buf[q + 5, t] = x2
+        buf[q + 4, t] = x3
+        buf[q + 3, t] = x4
+        buf[q + 2, t] = x5
+        buf[q + 1, t] = x6
+        buf[q, t] = x7
+        if clean:
+            a0, a4 = _minmax(a0, a4)
+            a1, a5 = _minmax(a1, a5)
+            a2, a6 = _minmax(a2, a6)
+            a3, a7 = _minmax(a3, a7)
+            a0, a2 = _minmax(a0, a2)
+            a1, a3 = _minmax(a1, a3)
+            a4, a6 = _minmax(a4, a6)
+            a5, a7 = _minmax(a5, a7)
+            a0, a1 = _minmax(a0, a1)
+            a2, a3 = _minmax(a2, a3)
+            a4, a5 = _minmax(a4, a5)
+            a6, a7 = _minmax(a6, a7)
+        buf[p, t] = a0
+        buf[p + 1, t] = a1
+        buf[p + 2, t] = a2
+        buf[p + 3, t] = a3
+        buf[p + 4, t] = a4
+        buf[p + 5, t] = a5
+        buf[p + 6, t] = a6
+        buf[p + 7, t] = a7
 
 
 @njit(cache=True)
-def _trimmed_tree(buf, n, f, lo, hi, acc):  # pragma: no cover - compiled
-    """acc[t] = the f-trimmed mean of lane t, for 64 <= n and f <= 16, from sorted runs of 32
-    rows (rows 32i .. 32i+31; the last run holds the n - 32(m-1) rows from 32(m-1) on, 32 to
-    63 of them, m = n // 32): the kept values are summed without sorting the whole lane.
+def _trimmed_tree(buf, n, f, K, lo, hi, acc):  # pragma: no cover - compiled
+    """acc[t] = the f-trimmed mean of lane t, for f <= K (8 or 16) and n >= 4K, from sorted runs
+    of R = 2K rows (rows R i .. R i + R-1; the last run holds the rows from R (m-1) on, R to
+    2R-1 of them, m = n // R): the kept values are summed without sorting the whole lane.
 
-    Each run is a node whose 16 smallest values (its first 16 rows, the "lows") and 16 largest
-    (its last 16 rows, the "highs") may still be trimmed, and whose rows between can not: n - 16
-    values are at least as large as any of them and n - 16 at most as large, with f <= 16, so
-    they are added to ``acc`` at once. Nodes are merged pairwise, as a tree: the lows of the
-    union are the 16 smallest of both lows (:func:`_flip_extremes`), and the other 16 values of
-    both lows are kept values (each has at most 31 values of the union below it, and the union's
-    64 or more values leave at least 32 >= f above it), added to ``acc``; the same holds for the
-    highs. At the root, the f smallest of the last lows and the f largest of the last highs are
-    the trimmed values and everything else is added.
+    Each run is a node whose K smallest values (its first K rows, the "lows") and K largest (its
+    last K rows, the "highs") may still be trimmed, and whose rows between can not: at least K
+    >= f values of the node lie below and above each of them, so they are added to ``acc`` at
+    once. Nodes are merged pairwise, as a tree: the lows of the union are the K smallest of both
+    lows (:func:`_flip_extremes`, :func:`_flip8`), and the other K values of both lows are kept
+    values (each has at most 2K-1 values of the union below it, and the union's 4K or more
+    values leave at least 2K >= f above it), added to ``acc``; the same holds for the highs. At
+    the root, the f smallest of the last lows and the f largest of the last highs are the
+    trimmed values and everything else is added.
 
     Every value is added exactly once, in a fixed order, and only kept values are: no outlier
     enters the sum and nothing cancels. float32 values are summed in float64, exact unless the
@@ -743,32 +778,41 @@ def _trimmed_tree(buf, n, f, lo, hi, acc):  # pragma: no cover - compiled
     Against the two sorted halves (:func:`_trimmed_halves`) at n = 128, f = 16: 1023 comparators
     and about 6 passes over the rows instead of 1264 and 8.5.
     """
-    m = n // 32
-    last = 32 * (m - 1)
+    R = 2 * K
+    m = n // R
+    last = R * (m - 1)
     for t in range(_LANES):
         acc[t] = 0.0
-    if n - last > 32:
-        _add_rows(buf, last + 16, n - 16, lo, hi, False, False, acc)
+    if n - last > R:
+        _add_rows(buf, last + K, n - K, lo, hi, False, False, acc)
     s = 1
     while s < m:
+        root = 2 * s >= m
         for i in range(0, m - s, 2 * s):
             j = i + s
-            li = 32 * i
-            lj = 32 * j
-            hi_i = li + 16 if i < m - 1 else n - 16
-            hi_j = lj + 16 if j < m - 1 else n - 16
-            if 2 * s < m:
-                _flip_extremes(buf, li, lj, True, True, acc)
-                _flip_extremes(buf, hi_i, hi_j, False, True, acc)
-            elif f == 16:
-                _flip_discard(buf, li, lj, True, acc)
-                _flip_discard(buf, hi_i, hi_j, False, acc)
+            li = R * i
+            lj = R * j
+            hi_i = li + K if i < m - 1 else n - K
+            hi_j = lj + K if j < m - 1 else n - K
+            # the kept extremes need sorting below the root, and at the root unless f = K (all
+            # trimmed) or, for K = 16, f <= 8 (the trimmed ones are then the extreme 8 rows)
+            if K == 8:
+                _flip8(buf, li, lj, True, not root or f < K)
+                _flip8(buf, hi_i, hi_j, False, not root or f < K)
+            elif root and f == K:
+                _flip8(buf, li, lj + 8, True, False)
+                _flip8(buf, li + 8, lj, True, False)
+                _flip8(buf, hi_i, hi_j + 8, False, False)
+                _flip8(buf, hi_i + 8, hi_j, False, False)
             else:
-                # with f <= 8 the f trimmed values lie in the sorted extreme 8 rows
-                _flip_extremes(buf, li, lj, True, f > 8, acc)
-                _flip_extremes(buf, hi_i, hi_j, False, f > 8, acc)
-                _add_rows(buf, li + f, li + 16, lo, hi, False, False, acc)
-                _add_rows(buf, hi_i, hi_i + 16 - f, lo, hi, False, False, acc)
+                _flip_extremes(buf, li, lj, True, not root or f > 8)
+                _flip_extremes(buf, hi_i, hi_j, False, not root or f > 8)
+            # the values the flips moved out are kept
+            _add_rows(buf, lj, lj + K, lo, hi, False, False, acc)
+            _add_rows(buf, hi_j, hi_j + K, lo, hi, False, False, acc)
+            if root:
+                _add_rows(buf, li + f, li + K, lo, hi, False, False, acc)
+                _add_rows(buf, hi_i, hi_i + K - f, lo, hi, False, False, acc)
         s *= 2
     cnt = n - 2 * f
     for t in range(_LANES):
@@ -880,16 +924,22 @@ def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: n
     # halves measured 1.06-1.08x slower in the kernel (n = 16 .. 32), though the tail alone ran
     # 0.94x in L1; spreading the next block's prefetches over the sort did not explain it.
     halve_trim = rule == 1 and N >= _TRIM_HALVES_N
-    # With f <= 16 it needs only sorted runs of 32 rows (:func:`_trimmed_tree`): 0.72-0.95x the
-    # time of the halves at n = 96 .. 256 (the more runs, the more it saves). At n = 64 .. 95
-    # (two runs) it measured 1.01-1.06x, so the halves stay there.
-    tree_trim = halve_trim and n >= _TRIM_TREE_N and f <= _TRIM_TREE_F
+    # With f <= K it needs only sorted runs of 2K rows and their K extremes (:func:`_trimmed_tree`),
+    # where there are four runs or more. Against the two halves, K = 16 measured 0.72-0.91x the
+    # time at n = 96 .. 256 (the more runs, the more it saves) and 1.01-1.06x at n = 64 .. 95
+    # (two runs). K = 8 measured a further 0.86-0.96x against K = 16 or the halves at n = 64 .. 256,
+    # f <= 8, and 1.02x against the full sort at n = 32, f = 4, where the load dominates.
+    K = 0
+    if rule == 1 and N > 0 and n >= _TREE8_N and f <= 8:
+        K = 8
+    elif rule == 1 and N > 0 and n >= _TREE16_N and f <= 16:
+        K = 16
     top = N
     if N >= 16 and (rule == 0 or halve_trim):
         top = N // 2
-    if tree_trim:
-        top = 32
-    m = n // 32
+    if K > 0:
+        top = 2 * K
+    m = n // (2 * K) if K > 0 else 0
     for lo in range(lo0, hi0, _LANES):
         hi = min(hi0, lo + _LANES)
         nxt = min(hi0, hi + _LANES)
@@ -897,10 +947,10 @@ def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: n
         if rule == 0:
             _median_halves(buf, a, n, kind, klo, khi, acc)
         elif rule == 1:
-            if tree_trim:
-                if n > 32 * m:  # the last, partial run joins the one before
-                    _merge_runs(X, rows, n, full, 32 * (m - 1), 32, n, hi, hi)
-                _trimmed_tree(buf, n, f, klo, khi, acc)
+            if K > 0:
+                if n > 2 * K * m:  # the last, partial run joins the one before
+                    _merge_runs(X, rows, n, full, 2 * K * (m - 1), 2 * K, n, hi, hi)
+                _trimmed_tree(buf, n, f, K, klo, khi, acc)
             elif a < n:
                 _trimmed_halves(buf, a, n, f, klo, khi, acc)
             else:
@@ -1277,9 +1327,10 @@ def trimmed_mean(X, f, *, pre=(), nonfinite="drop", target="cpu"):
     Requirement: n >= 2f+1. Complexity: O(d n log^2 n) (sorting network; O(d n log n) for n > 4096).
     Up to n = 32 the kept values are summed in sorted order. From n = 33 on, the sort stops at two
     sorted halves and every value is summed clipped to the kept range, minus f times its two ends
-    (float64 input relative to the lower end). From n = 96 on with f <= 16, only runs of 32 rows
-    are sorted and their 16 smallest and 16 largest values merged pairwise; every value known to
-    be kept is added as soon as it is known, so the kept values are summed in another order.
+    (float64 input relative to the lower end). With f <= 8 from n = 64 on, and f <= 16 from
+    n = 96 on, only runs of 16 (32) rows are sorted and their 8 (16) smallest and largest values
+    merged pairwise; every value is added as soon as it is known to be kept, so the kept values
+    are summed in another order.
     float32 results are those of the sorted sum unless the values' exponents span a huge range;
     float64 ones agree with it to a few roundings of the kept values' spread (of their size on
     the tree path).

@@ -198,15 +198,16 @@ def _trimmed_paths(X, f):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize("n", [96, 97, 127, 128, 129, 160, 191, 255, 300])
+@pytest.mark.parametrize("n", [64, 65, 80, 96, 97, 127, 128, 129, 160, 191, 255, 300])
 def test_trimmed_mean_tree(n, style, dtype):
-    """From n = 96 with f <= 16 the trimmed mean merges only the 16 extremes of sorted 32-row
-    runs (:func:`_trimmed_tree`), every kept value summed once: it equals the full sort's sum
-    exactly on integers; float32 gives the sorted sum's bits (the float64 sum of these float32
-    values is exact); float64 is within a few roundings of the honest scale. Every branch of the
-    root is taken (f = 16, 9 .. 15, 1 .. 8 and 0), with f rows of +-1e30 in the "huge" style, and
-    a last run of 32 to 63 rows when n is not a multiple of 32."""
-    assert n >= cw._TRIM_TREE_N
+    """From n = 64 with f <= 8, and n = 96 with f <= 16, the trimmed mean merges only the K = 8
+    or 16 extremes of sorted runs of 2K rows (:func:`_trimmed_tree`), every kept value summed
+    once: it equals the full sort's sum exactly on integers; float32 gives the sorted sum's bits
+    (the float64 sum of these float32 values is exact); float64 is within a few roundings of
+    the honest scale. Every branch of the root is taken (f = K, f < K, for K = 16 also f <= 8,
+    and f = 0), with f rows of +-1e30 in the "huge" style, and a last run of 2K to 4K-1 rows
+    when n is not a multiple of 2K. (f > 8 below n = 96 takes the halves, compared the same.)"""
+    assert n >= cw._TREE8_N
     rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype), 16])
     for f in (0, 1, 7, 8, 9, 15, 16):
         X, scale = make_input(rng, n, cw._LANES + 9, f, dtype, style)
@@ -221,8 +222,8 @@ def test_trimmed_mean_tree(n, style, dtype):
 
 @given(
     seed=st.integers(0, 2**32 - 1),
-    n=st.integers(cw._TRIM_TREE_N, 260),
-    f=st.integers(0, cw._TRIM_TREE_F),
+    n=st.integers(cw._TREE8_N, 260),
+    f=st.integers(0, 16),
     dtype=st.sampled_from(DTYPES),
     style=st.sampled_from(STYLES),
 )
