@@ -11,10 +11,10 @@ own instead. Then:
   off the two sorted halves of the lane, so the sort's last merge is skipped (:func:`_kth_lanes`);
 * the trimmed mean sums the sorted positions ``f .. n-f-1``; from N = 64 rows on it too stops
   at the two sorted halves, takes the f-th and (n-f-1)-th values off them and sums every value
-  clipped to that range (:func:`_trimmed_halves`); with f <= 8 from n = 64 on, and f <= 16
-  from n = 96 on, it sorts only runs of 16 (32) rows and merges their 8 (16) smallest and
-  largest values pairwise, adding every other value to the sum as soon as it is known to be
-  kept (:func:`_trimmed_tree`);
+  clipped to that range (:func:`_trimmed_halves`); with f <= 4 from n = 16 on, f <= 8 from
+  n = 64 on and f <= 16 from n = 96 on, it sorts only runs of 8, 16 or 32 rows and merges
+  their 4, 8 or 16 smallest and largest values pairwise, adding every other value to the sum as
+  soon as it is known to be kept (:func:`_trimmed_tree`);
 * "the k values closest to a centre c", with ties between ``c - a`` and ``c + a`` going to the
   smaller value (the ``(|x - c|, x)`` order of :mod:`._reference`), always form a window
   ``s[a .. a+k-1]`` of the sorted values. Its start ``a`` is the number of windows that the
@@ -57,8 +57,10 @@ _LANES = 256
 _NETWORK_MAX_N = 4096
 #: From this many sort rows N on, the trimmed mean reads its answer off the two sorted halves.
 _TRIM_HALVES_N = 64
-#: From n = ``_TREE8_N`` with f <= 8, and from n = ``_TREE16_N`` with f <= 16, the trimmed mean
-#: sorts only runs of 16 (32) rows and merges their 8 (16) extremes (:func:`_trimmed_tree`).
+#: From n = ``_TREE4_N`` with f <= 4, n = ``_TREE8_N`` with f <= 8, and n = ``_TREE16_N`` with
+#: f <= 16, the trimmed mean sorts only runs of 8, 16 or 32 rows and merges their 4, 8 or 16
+#: extremes (:func:`_trimmed_tree`).
+_TREE4_N = 16
 _TREE8_N = 64
 _TREE16_N = 96
 #: The coordinate range is split into at most this many chunks (fixed for a given d), each handled
@@ -152,7 +154,7 @@ def _load_sort_columns(X, rows, lo, hi, buf, col, chk):  # pragma: no cover - co
     each lane on its own, through ``col``."""
     n = buf.shape[0]
     w = hi - lo
-    _load_rows(X, rows, lo, hi, buf, n, chk)
+    _load_rows(X, rows, lo, hi, buf, 0, n, chk)
     for t in range(w):
         for i in range(n):
             col[i] = buf[i, t]
@@ -195,6 +197,69 @@ def _sort8_rows(buf, g):  # pragma: no cover - compiled
         a5 = buf[g + 5, t]
         a6 = buf[g + 6, t]
         a7 = buf[g + 7, t]
+        a0, a2 = _minmax(a0, a2)
+        a1, a3 = _minmax(a1, a3)
+        a4, a6 = _minmax(a4, a6)
+        a5, a7 = _minmax(a5, a7)
+        a0, a4 = _minmax(a0, a4)
+        a1, a5 = _minmax(a1, a5)
+        a2, a6 = _minmax(a2, a6)
+        a3, a7 = _minmax(a3, a7)
+        a0, a1 = _minmax(a0, a1)
+        a2, a3 = _minmax(a2, a3)
+        a4, a5 = _minmax(a4, a5)
+        a6, a7 = _minmax(a6, a7)
+        a2, a4 = _minmax(a2, a4)
+        a3, a5 = _minmax(a3, a5)
+        a1, a4 = _minmax(a1, a4)
+        a3, a6 = _minmax(a3, a6)
+        a1, a2 = _minmax(a1, a2)
+        a3, a4 = _minmax(a3, a4)
+        a5, a6 = _minmax(a5, a6)
+        buf[g, t] = a0
+        buf[g + 1, t] = a1
+        buf[g + 2, t] = a2
+        buf[g + 3, t] = a3
+        buf[g + 4, t] = a4
+        buf[g + 5, t] = a5
+        buf[g + 6, t] = a6
+        buf[g + 7, t] = a7
+
+
+@njit(cache=True)
+def _load_sort8(X, rows, g, lo, buf, chk):  # pragma: no cover - compiled
+    """Rows g .. g+7 of the selected rows of ``X[:, lo:lo+_LANES]`` (all rows when ``rows`` is
+    empty) loaded into registers, checked as in :func:`_load_rows` and sorted as by
+    :func:`_sort8_rows`, into rows g .. g+7 of ``buf``: one pass instead of a copy and a sort.
+    (The same with 16 rows stays scalar: the compiler gives up on the aliasing checks.)"""
+    m = rows.shape[0]
+    r0 = X[rows[g + 0] if m > 0 else g + 0, lo : lo + _LANES]
+    r1 = X[rows[g + 1] if m > 0 else g + 1, lo : lo + _LANES]
+    r2 = X[rows[g + 2] if m > 0 else g + 2, lo : lo + _LANES]
+    r3 = X[rows[g + 3] if m > 0 else g + 3, lo : lo + _LANES]
+    r4 = X[rows[g + 4] if m > 0 else g + 4, lo : lo + _LANES]
+    r5 = X[rows[g + 5] if m > 0 else g + 5, lo : lo + _LANES]
+    r6 = X[rows[g + 6] if m > 0 else g + 6, lo : lo + _LANES]
+    r7 = X[rows[g + 7] if m > 0 else g + 7, lo : lo + _LANES]
+    for t in range(_LANES):
+        a0 = r0[t]
+        a1 = r1[t]
+        a2 = r2[t]
+        a3 = r3[t]
+        a4 = r4[t]
+        a5 = r5[t]
+        a6 = r6[t]
+        a7 = r7[t]
+        c = chk[t]
+        c += a0 - a0
+        c += a1 - a1
+        c += a2 - a2
+        c += a3 - a3
+        c += a4 - a4
+        c += a5 - a5
+        c += a6 - a6
+        c += a7 - a7
+        chk[t] = c
         a0, a2 = _minmax(a0, a2)
         a1, a3 = _minmax(a1, a3)
         a4, a6 = _minmax(a4, a6)
@@ -419,13 +484,14 @@ def _prefetch_some(X, rows, j, count, n, lo, hi):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _load_rows(X, rows, lo, hi, buf, n, chk):  # pragma: no cover - compiled
-    """Copy columns ``lo:hi`` of the n selected rows of X (all rows when ``rows`` is empty) into
-    ``buf[:n]`` (lanes past ``hi - lo`` get 0), folding the non-finite check into the copy:
-    ``chk[t] += x - x`` is 0 for finite x and NaN (for good) after a NaN or an infinity."""
+def _load_rows(X, rows, lo, hi, buf, j0, n, chk):  # pragma: no cover - compiled
+    """Copy columns ``lo:hi`` of the selected rows j0 .. n-1 of X (all rows when ``rows`` is
+    empty) into ``buf[j0:n]`` (lanes past ``hi - lo`` get 0), folding the non-finite check into
+    the copy: ``chk[t] += x - x`` is 0 for finite x and NaN (for good) after a NaN or an
+    infinity."""
     m = rows.shape[0]
     w = hi - lo
-    for i in range(n):
+    for i in range(j0, n):
         r = rows[i] if m > 0 else i
         src = X[r, lo:hi]
         dst = buf[i]
@@ -480,6 +546,8 @@ def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk, top):  # pragma: 
     the first n rows of ``buf`` (lanes past ``hi - lo`` get 0) and sort every lane ascending in
     each aligned block of ``top`` rows (a power of two, 8 <= top <= N): ``top = N`` sorts the
     lane, ``top = N/2`` leaves two sorted halves (the median needs no more, :func:`_kth_lanes`).
+    With ``top = 8``, whole groups of 8 rows of a full block go from X straight into their sorted
+    order (:func:`_load_sort8`); otherwise the rows are copied first.
 
     ``buf`` has N rows, a power of two >= 8, and rows n .. N-1 must hold +inf (the caller fills
     them once). Every comparator puts its larger value at its higher row, so those rows keep
@@ -493,9 +561,9 @@ def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk, top):  # pragma: 
     ``chk[t]`` accumulates ``x - x`` over the values loaded: NaN iff one of them was NaN or inf.
     """
     N = buf.shape[0]
-    _load_rows(X, rows, lo, hi, buf, n, chk)
     pj = 0
     if top >= 16:
+        _load_rows(X, rows, lo, hi, buf, 0, n, chk)
         for g in range(0, N, 16):
             if g + 8 < n:
                 _sort16_rows(buf, g)
@@ -503,7 +571,13 @@ def _bitonic_load_sort(X, rows, lo, hi, n, buf, plo, phi, chk, top):  # pragma: 
             elif g + 1 < n:
                 _sort8_rows(buf, g)
     else:
-        for g in range(0, N, 8):
+        # whole groups of 8 rows go from X through registers into their sorted order
+        g0 = 8 * (n // 8) if hi - lo == _LANES else 0
+        for g in range(0, g0, 8):
+            _load_sort8(X, rows, g, lo, buf, chk)
+            pj = _prefetch_some(X, rows, pj, 1, n, plo, phi)
+        _load_rows(X, rows, lo, hi, buf, g0, n, chk)
+        for g in range(g0, N, 8):
             if g + 1 < n:
                 _sort8_rows(buf, g)
     h = 16
@@ -757,8 +831,37 @@ def _flip8(buf, p, q, low, clean):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _flip4(buf, p, q, low, clean):  # pragma: no cover - compiled
+    """:func:`_flip8` for blocks of 4 rows: the flip ``(p+i, q+3-i)``, then (if ``clean``) the
+    half-cleaners of strides 2, 1 on the 4 kept values."""
+    for t in range(_LANES):
+        a0, x0 = _minmax(buf[p, t], buf[q + 3, t])
+        a1, x1 = _minmax(buf[p + 1, t], buf[q + 2, t])
+        a2, x2 = _minmax(buf[p + 2, t], buf[q + 1, t])
+        a3, x3 = _minmax(buf[p + 3, t], buf[q, t])
+        if not low:
+            a0, x0 = x0, a0
+            a1, x1 = x1, a1
+            a2, x2 = x2, a2
+            a3, x3 = x3, a3
+        buf[q + 3, t] = x0
+        buf[q + 2, t] = x1
+        buf[q + 1, t] = x2
+        buf[q, t] = x3
+        if clean:
+            a0, a2 = _minmax(a0, a2)
+            a1, a3 = _minmax(a1, a3)
+            a0, a1 = _minmax(a0, a1)
+            a2, a3 = _minmax(a2, a3)
+        buf[p, t] = a0
+        buf[p + 1, t] = a1
+        buf[p + 2, t] = a2
+        buf[p + 3, t] = a3
+
+
+@njit(cache=True)
 def _trimmed_tree(buf, n, f, K, lo, hi, acc):  # pragma: no cover - compiled
-    """acc[t] = the f-trimmed mean of lane t, for f <= K (8 or 16) and n >= 4K, from sorted runs
+    """acc[t] = the f-trimmed mean of lane t, for f <= K (4, 8 or 16) and n >= 4K, from sorted runs
     of R = 2K rows (rows R i .. R i + R-1; the last run holds the rows from R (m-1) on, R to
     2R-1 of them, m = n // R): the kept values are summed without sorting the whole lane.
 
@@ -766,7 +869,7 @@ def _trimmed_tree(buf, n, f, K, lo, hi, acc):  # pragma: no cover - compiled
     last K rows, the "highs") may still be trimmed, and whose rows between can not: at least K
     >= f values of the node lie below and above each of them, so they are added to ``acc`` at
     once. Nodes are merged pairwise, as a tree: the lows of the union are the K smallest of both
-    lows (:func:`_flip_extremes`, :func:`_flip8`), and the other K values of both lows are kept
+    lows (:func:`_flip_extremes`, :func:`_flip8`, :func:`_flip4`), and the other K values of both lows are kept
     values (each has at most 2K-1 values of the union below it, and the union's 4K or more
     values leave at least 2K >= f above it), added to ``acc``; the same holds for the highs. At
     the root, the f smallest of the last lows and the f largest of the last highs are the
@@ -796,7 +899,10 @@ def _trimmed_tree(buf, n, f, K, lo, hi, acc):  # pragma: no cover - compiled
             hi_j = lj + K if j < m - 1 else n - K
             # the kept extremes need sorting below the root, and at the root unless f = K (all
             # trimmed) or, for K = 16, f <= 8 (the trimmed ones are then the extreme 8 rows)
-            if K == 8:
+            if K == 4:
+                _flip4(buf, li, lj, True, not root or f < K)
+                _flip4(buf, hi_i, hi_j, False, not root or f < K)
+            elif K == 8:
                 _flip8(buf, li, lj, True, not root or f < K)
                 _flip8(buf, hi_i, hi_j, False, not root or f < K)
             elif root and f == K:
@@ -928,9 +1034,13 @@ def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: n
     # where there are four runs or more. Against the two halves, K = 16 measured 0.72-0.91x the
     # time at n = 96 .. 256 (the more runs, the more it saves) and 1.01-1.06x at n = 64 .. 95
     # (two runs). K = 8 measured a further 0.86-0.96x against K = 16 or the halves at n = 64 .. 256,
-    # f <= 8, and 1.02x against the full sort at n = 32, f = 4, where the load dominates.
+    # f <= 8, and 1.02x against the full sort at n = 32, f = 4, where the load dominates. K = 4
+    # loads its runs of 8 rows straight into the sort (:func:`_load_sort8`), no copy: 0.84x the
+    # full sort at (32, 1e6), f = 4; 0.95x at n = 16 .. 20; 0.76-0.78x against K = 8 at n = 64, 128.
     K = 0
-    if rule == 1 and N > 0 and n >= _TREE8_N and f <= 8:
+    if rule == 1 and N > 0 and n >= _TREE4_N and f <= 4:
+        K = 4
+    elif rule == 1 and N > 0 and n >= _TREE8_N and f <= 8:
         K = 8
     elif rule == 1 and N > 0 and n >= _TREE16_N and f <= 16:
         K = 16
@@ -1325,15 +1435,14 @@ def trimmed_mean(X, f, *, pre=(), nonfinite="drop", target="cpu"):
     Notes
     -----
     Requirement: n >= 2f+1. Complexity: O(d n log^2 n) (sorting network; O(d n log n) for n > 4096).
-    Up to n = 32 the kept values are summed in sorted order. From n = 33 on, the sort stops at two
-    sorted halves and every value is summed clipped to the kept range, minus f times its two ends
-    (float64 input relative to the lower end). With f <= 8 from n = 64 on, and f <= 16 from
-    n = 96 on, only runs of 16 (32) rows are sorted and their 8 (16) smallest and largest values
-    merged pairwise; every value is added as soon as it is known to be kept, so the kept values
-    are summed in another order.
-    float32 results are those of the sorted sum unless the values' exponents span a huge range;
-    float64 ones agree with it to a few roundings of the kept values' spread (of their size on
-    the tree path).
+    With f <= 4 from n = 16 on, f <= 8 from n = 64 on and f <= 16 from n = 96 on, only runs of
+    8, 16 or 32 rows are sorted and their 4, 8 or 16 smallest and largest values merged pairwise;
+    every value is added as soon as it is known to be kept. Otherwise, up to n = 32 the kept
+    values are summed in sorted order, and from n = 33 on the sort stops at two sorted halves and
+    every value is summed clipped to the kept range, minus f times its two ends (float64 input
+    relative to the lower end). float32 results are those of the sorted sum unless the values'
+    exponents span a huge range; float64 ones agree with it to a few roundings of the kept
+    values' spread (of their size on the first path).
 
     Examples
     --------

@@ -114,6 +114,30 @@ def test_bitonic_sorts_like_numpy(n, dtype):
     np.testing.assert_array_equal(_bitonic(X, rows), np.sort(X[rows], axis=0))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [8, 9, 16, 23, 64, 100])
+def test_runs_of_8_loaded_straight_into_the_sort(n, dtype):
+    """``top = 8`` sorts every aligned group of 8 rows, whole groups of full blocks loaded from
+    X straight into the sort (:func:`_load_sort8`), with all rows and with a row subset."""
+    rng = np.random.default_rng(n)
+    X = rng.integers(-4, 5, size=(n + 3, cw._LANES + 37)).astype(dtype)
+    X[:, ::2] += rng.normal(size=(n + 3, (cw._LANES + 38) // 2)).astype(dtype)
+    N = cw._sort_rows(n)
+    for rows in (cw._ALL_ROWS, rng.permutation(n + 3)[:n].astype(np.int64)):
+        Y = X[rows] if rows.size else X[:n]
+        buf = np.empty((N, cw._LANES), dtype=dtype)
+        buf[n:] = np.inf
+        chk = np.zeros(cw._LANES, dtype=dtype)
+        for lo in range(0, X.shape[1], cw._LANES):
+            hi = min(X.shape[1], lo + cw._LANES)
+            Xin = X if rows.size else X[:n]
+            cw._bitonic_load_sort(Xin, rows, lo, hi, n, buf, hi, hi, chk, 8)
+            for g in range(0, n, 8):
+                want = np.sort(Y[g : g + 8, lo:hi], axis=0)
+                np.testing.assert_array_equal(buf[g : min(n, g + 8), : hi - lo], want)
+        assert not np.isnan(chk).any()
+
+
 def test_sort_rows():
     assert [cw._sort_rows(n) for n in (1, 7, 8, 9, 16, 17, 100)] == [8, 8, 8, 16, 16, 32, 128]
     assert cw._sort_rows(cw._NETWORK_MAX_N) == cw._NETWORK_MAX_N
@@ -198,18 +222,19 @@ def _trimmed_paths(X, f):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize("n", [64, 65, 80, 96, 97, 127, 128, 129, 160, 191, 255, 300])
+@pytest.mark.parametrize("n", [16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 96, 97, 127, 128, 129, 160, 191, 255, 300])
 def test_trimmed_mean_tree(n, style, dtype):
-    """From n = 64 with f <= 8, and n = 96 with f <= 16, the trimmed mean merges only the K = 8
-    or 16 extremes of sorted runs of 2K rows (:func:`_trimmed_tree`), every kept value summed
-    once: it equals the full sort's sum exactly on integers; float32 gives the sorted sum's bits
-    (the float64 sum of these float32 values is exact); float64 is within a few roundings of
-    the honest scale. Every branch of the root is taken (f = K, f < K, for K = 16 also f <= 8,
-    and f = 0), with f rows of +-1e30 in the "huge" style, and a last run of 2K to 4K-1 rows
-    when n is not a multiple of 2K. (f > 8 below n = 96 takes the halves, compared the same.)"""
-    assert n >= cw._TREE8_N
+    """From n = 16 with f <= 4, n = 64 with f <= 8 and n = 96 with f <= 16, the trimmed mean
+    merges only the K = 4, 8 or 16 extremes of sorted runs of 2K rows (:func:`_trimmed_tree`),
+    every kept value summed once: it equals the full sort's sum exactly on integers; float32
+    gives the sorted sum's bits (the float64 sum of these float32 values is exact); float64 is
+    within a few roundings of the honest scale. Every branch of the root is taken (f = K, f < K,
+    for K = 16 also f <= 8, and f = 0), with f rows of +-1e30 in the "huge" style, and a last
+    run of 2K to 4K-1 rows when n is not a multiple of 2K. (The other f take the halves or the
+    full sort, compared the same.)"""
+    assert n >= cw._TREE4_N
     rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype), 16])
-    for f in (0, 1, 7, 8, 9, 15, 16):
+    for f in (f for f in (0, 1, 3, 4, 5, 7, 8, 9, 15, 16) if 2 * f < n):
         X, scale = make_input(rng, n, cw._LANES + 9, f, dtype, style)
         tree, full = _trimmed_paths(X, f)
         if style == "integers" or dtype == np.float32:
@@ -222,12 +247,13 @@ def test_trimmed_mean_tree(n, style, dtype):
 
 @given(
     seed=st.integers(0, 2**32 - 1),
-    n=st.integers(cw._TREE8_N, 260),
-    f=st.integers(0, 16),
+    n=st.integers(cw._TREE4_N, 260),
+    fsel=st.integers(0, 16),
     dtype=st.sampled_from(DTYPES),
     style=st.sampled_from(STYLES),
 )
-def test_trimmed_mean_tree_hypothesis(seed, n, f, dtype, style):
+def test_trimmed_mean_tree_hypothesis(seed, n, fsel, dtype, style):
+    f = min(fsel, (n - 1) // 2)
     rng = np.random.default_rng(seed)
     X, scale = make_input(rng, n, 40, f, dtype, style)
     assert_matches(cw._trimmed_mean_impl(X, f), reference("trimmed_mean", X, f), dtype, scale)
@@ -522,14 +548,17 @@ def test_closest_mean_to_median_reads_selected_rows_in_place(dtype) -> None:
 @pytest.mark.parametrize("rule", [*RULES, "aksel"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_one_nonfinite_value_anywhere_is_dropped_like_its_row(rule, dtype, bad):
+@pytest.mark.parametrize("n", [8, 9, 17, 33])
+def test_one_nonfinite_value_anywhere_is_dropped_like_its_row(rule, dtype, bad, n):
     """The kernels check the values they load (no separate scan of X): a single NaN or infinity,
     in the first, a middle or the partial last block, makes the wrapper drop its row and count it
-    against f, exactly as if the row had been removed; nonfinite="raise" refuses it."""
+    against f, exactly as if the row had been removed; nonfinite="raise" refuses it. n = 8
+    (sorts of 8 rows) and the trimmed mean at n = 17 and 33 (runs of 8 rows) load whole blocks
+    straight into the sort (:func:`_load_sort8`), n = 9 copies them first."""
     rng = np.random.default_rng(9)
     d = 3 * cw._LANES + 5
-    X = rng.normal(size=(9, d)).astype(dtype)
-    check_nonfinite_dropped(rule, X, 2, bad, ((0, 0), (4, cw._LANES + 7), (8, d - 1)))
+    X = rng.normal(size=(n, d)).astype(dtype)
+    check_nonfinite_dropped(rule, X, 2, bad, ((0, 0), (4, cw._LANES + 7), (n - 1, d - 1)))
 
 
 def test_nonfinite_check_on_the_per_coordinate_path():
