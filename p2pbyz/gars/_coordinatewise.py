@@ -583,9 +583,9 @@ def _load_rows(X, rows, lo, hi, buf, j0, n, chk):  # pragma: no cover - compiled
 @njit(cache=True)
 def _merge_runs(X, rows, n, buf, b, h, pj, plo, phi):  # pragma: no cover - compiled
     """Merge the sorted runs of h rows at b and b + h of every lane (the flip form of the bitonic
-    merge, below), prefetching columns ``plo:phi`` of X two rows at a time from row position pj
-    on between the steps; returns the next position. Comparators whose higher row is >= n (the
-    +inf padding) are skipped."""
+    merge, described above), prefetching columns ``plo:phi`` of X two rows at a time from row
+    position pj on between the steps; returns the next position. Comparators whose higher row is
+    >= n (the +inf padding) are skipped."""
     if b + h >= n:
         return pj  # the upper half is all +inf: merging changes nothing
     # the flip (i, 2h-1-i) fused with the stride-h/2 half-cleaner of both halves
@@ -801,10 +801,11 @@ def _trimmed_halves(buf, a, n, f, lo, hi, acc):  # pragma: no cover - compiled
 
     float32 values are summed as they are: float64 has 29 bits more than float32, so these sums
     are exact unless the values' exponents span a huge range, and an exact sum gives the same
-    bits as the sorted sum did. float64 values are summed relative to lo (the mean is ((n-2f) lo + sum - f (hi - lo)) /
-    (n-2f), one division as in the reference), so that the rounding error scales with the kept
-    values' spread hi - lo, not with their size: summing n terms where the sorted sum has n-2f
-    would otherwise lose up to n/(n-2f) times more (measured: 4e-13 relative at n = 129, f = 64).
+    bits as the sorted sum did. float64 values are summed relative to lo (the mean is
+    ((n-2f) lo + sum - f (hi - lo)) / (n-2f), one division as in the reference), so that the
+    rounding error scales with the kept values' spread hi - lo, not with their size: summing n
+    terms where the sorted sum has n-2f would otherwise lose up to n/(n-2f) times more
+    (measured: 4e-13 relative at n = 129, f = 64).
     On small integers every step is exact in both.
     """
     _kth_lanes(buf, a, n - a, f, lo)
@@ -944,25 +945,25 @@ def _flip4(buf, p, q, low, clean):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _trimmed_tree(buf, n, f, K, lo, hi, acc):  # pragma: no cover - compiled
-    """acc[t] = the f-trimmed mean of lane t, for f <= K (4, 8 or 16) and n >= 4K, from sorted runs
-    of R = 2K rows (rows R i .. R i + R-1; the last run holds the rows from R (m-1) on, R to
-    2R-1 of them, m = n // R): the kept values are summed without sorting the whole lane.
+    """acc[t] = the f-trimmed mean of lane t, for f <= K (4, 8 or 16) and n >= 4K, from sorted
+    runs of R = 2K rows (rows R i .. R i + R-1; the last run holds the rows from R (m-1) on, R
+    to 2R-1 of them, m = n // R): the kept values are summed without sorting the whole lane.
 
     Each run is a node whose K smallest values (its first K rows, the "lows") and K largest (its
     last K rows, the "highs") may still be trimmed, and whose rows between can not: at least K
     >= f values of the node lie below and above each of them, so they are added to ``acc`` at
     once. Nodes are merged pairwise, as a tree: the lows of the union are the K smallest of both
-    lows (:func:`_flip_extremes`, :func:`_flip8`, :func:`_flip4`), and the other K values of both lows are kept
-    values (each has at most 2K-1 values of the union below it, and the union's 4K or more
-    values leave at least 2K >= f above it), added to ``acc``; the same holds for the highs. At
-    the root, the f smallest of the last lows and the f largest of the last highs are the
-    trimmed values and everything else is added.
+    lows (:func:`_flip_extremes`, :func:`_flip8`, :func:`_flip4`), and the other K values of
+    both lows are kept values (each has at most 2K-1 values of the union below it, and the
+    union's 4K or more values leave at least 2K >= f above it), added to ``acc``; the same holds
+    for the highs. At the root, the f smallest of the last lows and the f largest of the last
+    highs are the trimmed values and everything else is added.
 
     Every value is added exactly once, in a fixed order, and only kept values are: no outlier
     enters the sum and nothing cancels. float32 values are summed in float64, exact unless the
     values' exponents span a huge range, so the bits are those of the sorted sum.
-    Against the two sorted halves (:func:`_trimmed_halves`) at n = 128, f = 16: 1023 comparators
-    and about 6 passes over the rows instead of 1264 and 8.5.
+    Against the two sorted halves (:func:`_trimmed_halves`) at n = 128, f = 16 (K = 16): 1023
+    comparators and about 6 passes over the rows instead of 1264 and 8.5.
     """
     R = 2 * K
     m = n // R
@@ -1068,7 +1069,7 @@ def _median_window(n, k):  # pragma: no cover - compiled
 def _load_sort(X, rows, lo, hi, N, full, col, nxt, chk, top):  # pragma: no cover - compiled
     """Load columns ``lo:hi`` of the n selected rows into ``full[:n]`` and sort every lane: the
     bitonic sort on N padded rows when N > 0, into sorted runs of ``top`` rows (a power of two,
-    16 <= top <= N), else (n > ``_NETWORK_MAX_N``) one sort per lane. Columns ``hi:nxt`` (the
+    8 <= top <= N), else (n > ``_NETWORK_MAX_N``) one sort per lane. Columns ``hi:nxt`` (the
     next block) are prefetched on the way; ``chk`` as in :func:`_load_rows`. Returns
     ``min(top, n)`` (n for per-lane sorts): with ``top = N/2``, rows 0 .. a-1 and a .. n-1 are
     each sorted."""

@@ -194,7 +194,8 @@ def test_trimmed_mean_from_halves(n, style, dtype):
         X, scale = make_input(rng, n, d, f, dtype, style)
         halves = np.empty(d, dtype=dtype)
         full = np.empty(d, dtype=dtype)  # per-coordinate sorts, then the sorted positions summed
-        cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, cw._sort_rows(n), bounds, halves)
+        N = cw._sort_rows(n)
+        cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, N, bounds, halves)
         cw._coordinatewise_cpu(X, cw._ALL_ROWS, cw._TRIMMED, f, 1, 0, 0, bounds, full)
         if style == "integers":
             np.testing.assert_array_equal(halves, full)
@@ -222,7 +223,9 @@ def _trimmed_paths(X, f):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize("n", [16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 96, 97, 127, 128, 129, 160, 191, 255, 300])
+@pytest.mark.parametrize(
+    "n", [16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 96, 97, 127, 128, 129, 160, 191, 255, 300]
+)
 def test_trimmed_mean_tree(n, style, dtype):
     """From n = 16 with f <= 4, n = 64 with f <= 8 and n = 96 with f <= 16, the trimmed mean
     merges only the K = 4, 8 or 16 extremes of sorted runs of 2K rows (:func:`_trimmed_tree`),
