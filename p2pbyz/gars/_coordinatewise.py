@@ -191,6 +191,49 @@ def _load_sort_columns(X, rows, lo, hi, buf, col, chk):  # pragma: no cover - co
 # The rows of a partial block or group are copied by one simple loop each and sorted there.
 
 
+@njit(cache=True, inline="always")
+def _net8(a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover - compiled
+    """The 8 values sorted (Knuth's optimal 19-comparator network), as a tuple."""
+    a0, a2 = _minmax(a0, a2)
+    a1, a3 = _minmax(a1, a3)
+    a4, a6 = _minmax(a4, a6)
+    a5, a7 = _minmax(a5, a7)
+    a0, a4 = _minmax(a0, a4)
+    a1, a5 = _minmax(a1, a5)
+    a2, a6 = _minmax(a2, a6)
+    a3, a7 = _minmax(a3, a7)
+    a0, a1 = _minmax(a0, a1)
+    a2, a3 = _minmax(a2, a3)
+    a4, a5 = _minmax(a4, a5)
+    a6, a7 = _minmax(a6, a7)
+    a2, a4 = _minmax(a2, a4)
+    a3, a5 = _minmax(a3, a5)
+    a1, a4 = _minmax(a1, a4)
+    a3, a6 = _minmax(a3, a6)
+    a1, a2 = _minmax(a1, a2)
+    a3, a4 = _minmax(a3, a4)
+    a5, a6 = _minmax(a5, a6)
+    return a0, a1, a2, a3, a4, a5, a6, a7
+
+
+@njit(cache=True, inline="always")
+def _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover - compiled
+    """Half-cleaners of strides 4, 2, 1 on 8 values (a bitonic sequence comes out sorted)."""
+    a0, a4 = _minmax(a0, a4)
+    a1, a5 = _minmax(a1, a5)
+    a2, a6 = _minmax(a2, a6)
+    a3, a7 = _minmax(a3, a7)
+    a0, a2 = _minmax(a0, a2)
+    a1, a3 = _minmax(a1, a3)
+    a4, a6 = _minmax(a4, a6)
+    a5, a7 = _minmax(a5, a7)
+    a0, a1 = _minmax(a0, a1)
+    a2, a3 = _minmax(a2, a3)
+    a4, a5 = _minmax(a4, a5)
+    a6, a7 = _minmax(a6, a7)
+    return a0, a1, a2, a3, a4, a5, a6, a7
+
+
 @njit(cache=True)
 def _sort8_rows(buf, g):  # pragma: no cover - compiled
     """Sort rows g .. g+7 of every lane (Knuth's optimal 19-comparator network), in registers."""
@@ -203,25 +246,7 @@ def _sort8_rows(buf, g):  # pragma: no cover - compiled
         a5 = buf[g + 5, t]
         a6 = buf[g + 6, t]
         a7 = buf[g + 7, t]
-        a0, a2 = _minmax(a0, a2)
-        a1, a3 = _minmax(a1, a3)
-        a4, a6 = _minmax(a4, a6)
-        a5, a7 = _minmax(a5, a7)
-        a0, a4 = _minmax(a0, a4)
-        a1, a5 = _minmax(a1, a5)
-        a2, a6 = _minmax(a2, a6)
-        a3, a7 = _minmax(a3, a7)
-        a0, a1 = _minmax(a0, a1)
-        a2, a3 = _minmax(a2, a3)
-        a4, a5 = _minmax(a4, a5)
-        a6, a7 = _minmax(a6, a7)
-        a2, a4 = _minmax(a2, a4)
-        a3, a5 = _minmax(a3, a5)
-        a1, a4 = _minmax(a1, a4)
-        a3, a6 = _minmax(a3, a6)
-        a1, a2 = _minmax(a1, a2)
-        a3, a4 = _minmax(a3, a4)
-        a5, a6 = _minmax(a5, a6)
+        a0, a1, a2, a3, a4, a5, a6, a7 = _net8(a0, a1, a2, a3, a4, a5, a6, a7)
         buf[g, t] = a0
         buf[g + 1, t] = a1
         buf[g + 2, t] = a2
@@ -266,25 +291,7 @@ def _load_sort8(X, rows, g, lo, buf, chk):  # pragma: no cover - compiled
         c += a6 - a6
         c += a7 - a7
         chk[t] = c
-        a0, a2 = _minmax(a0, a2)
-        a1, a3 = _minmax(a1, a3)
-        a4, a6 = _minmax(a4, a6)
-        a5, a7 = _minmax(a5, a7)
-        a0, a4 = _minmax(a0, a4)
-        a1, a5 = _minmax(a1, a5)
-        a2, a6 = _minmax(a2, a6)
-        a3, a7 = _minmax(a3, a7)
-        a0, a1 = _minmax(a0, a1)
-        a2, a3 = _minmax(a2, a3)
-        a4, a5 = _minmax(a4, a5)
-        a6, a7 = _minmax(a6, a7)
-        a2, a4 = _minmax(a2, a4)
-        a3, a5 = _minmax(a3, a5)
-        a1, a4 = _minmax(a1, a4)
-        a3, a6 = _minmax(a3, a6)
-        a1, a2 = _minmax(a1, a2)
-        a3, a4 = _minmax(a3, a4)
-        a5, a6 = _minmax(a5, a6)
+        a0, a1, a2, a3, a4, a5, a6, a7 = _net8(a0, a1, a2, a3, a4, a5, a6, a7)
         buf[g, t] = a0
         buf[g + 1, t] = a1
         buf[g + 2, t] = a2
@@ -424,30 +431,8 @@ def _merge8x2(buf, g):  # pragma: no cover - compiled
         a5, a10 = _minmax(a5, a10)
         a6, a9 = _minmax(a6, a9)
         a7, a8 = _minmax(a7, a8)
-        a0, a4 = _minmax(a0, a4)
-        a1, a5 = _minmax(a1, a5)
-        a2, a6 = _minmax(a2, a6)
-        a3, a7 = _minmax(a3, a7)
-        a0, a2 = _minmax(a0, a2)
-        a1, a3 = _minmax(a1, a3)
-        a4, a6 = _minmax(a4, a6)
-        a5, a7 = _minmax(a5, a7)
-        a0, a1 = _minmax(a0, a1)
-        a2, a3 = _minmax(a2, a3)
-        a4, a5 = _minmax(a4, a5)
-        a6, a7 = _minmax(a6, a7)
-        a8, a12 = _minmax(a8, a12)
-        a9, a13 = _minmax(a9, a13)
-        a10, a14 = _minmax(a10, a14)
-        a11, a15 = _minmax(a11, a15)
-        a8, a10 = _minmax(a8, a10)
-        a9, a11 = _minmax(a9, a11)
-        a12, a14 = _minmax(a12, a14)
-        a13, a15 = _minmax(a13, a15)
-        a8, a9 = _minmax(a8, a9)
-        a10, a11 = _minmax(a10, a11)
-        a12, a13 = _minmax(a12, a13)
-        a14, a15 = _minmax(a14, a15)
+        a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
+        a8, a9, a10, a11, a12, a13, a14, a15 = _clean8_net(a8, a9, a10, a11, a12, a13, a14, a15)
         buf[g + 0, t] = a0
         buf[g + 1, t] = a1
         buf[g + 2, t] = a2
@@ -478,18 +463,7 @@ def _clean8(buf, g):  # pragma: no cover - compiled
         a5 = buf[g + 5, t]
         a6 = buf[g + 6, t]
         a7 = buf[g + 7, t]
-        a0, a4 = _minmax(a0, a4)
-        a1, a5 = _minmax(a1, a5)
-        a2, a6 = _minmax(a2, a6)
-        a3, a7 = _minmax(a3, a7)
-        a0, a2 = _minmax(a0, a2)
-        a1, a3 = _minmax(a1, a3)
-        a4, a6 = _minmax(a4, a6)
-        a5, a7 = _minmax(a5, a7)
-        a0, a1 = _minmax(a0, a1)
-        a2, a3 = _minmax(a2, a3)
-        a4, a5 = _minmax(a4, a5)
-        a6, a7 = _minmax(a6, a7)
+        a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
         buf[g, t] = a0
         buf[g + 1, t] = a1
         buf[g + 2, t] = a2
@@ -892,18 +866,7 @@ def _flip8(buf, p, q, low, clean):  # pragma: no cover - compiled
         buf[q + 1, t] = x6
         buf[q, t] = x7
         if clean:
-            a0, a4 = _minmax(a0, a4)
-            a1, a5 = _minmax(a1, a5)
-            a2, a6 = _minmax(a2, a6)
-            a3, a7 = _minmax(a3, a7)
-            a0, a2 = _minmax(a0, a2)
-            a1, a3 = _minmax(a1, a3)
-            a4, a6 = _minmax(a4, a6)
-            a5, a7 = _minmax(a5, a7)
-            a0, a1 = _minmax(a0, a1)
-            a2, a3 = _minmax(a2, a3)
-            a4, a5 = _minmax(a4, a5)
-            a6, a7 = _minmax(a6, a7)
+            a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
         buf[p, t] = a0
         buf[p + 1, t] = a1
         buf[p + 2, t] = a2
