@@ -184,8 +184,8 @@ def test_trimmed_mean_from_halves(n, style, dtype):
     """From N = 64 rows the trimmed mean stops at the two sorted halves and sums the values
     clipped to [f-th, (n-f-1)-th]: it equals the full sort's sum of the kept values exactly on
     integers, and within a few float64 roundings of the honest scale otherwise, with f rows of
-    +-1e30 (which must never enter the sum) and with every f, even f = 0 and n = 2f+1. (From
-    n = 96, f <= 16 takes the tree path instead, :func:`test_trimmed_mean_tree`.)"""
+    +-1e30 (which must never enter the sum) and with every f, even f = 0 and n = 2f+1. (Small f
+    takes the tree path instead, :func:`test_trimmed_mean_tree`, compared the same way.)"""
     assert cw._sort_rows(n) >= cw._TRIM_HALVES_N
     rng = np.random.default_rng([n, STYLES.index(style), DTYPES.index(dtype)])
     d = cw._LANES + 9
@@ -555,9 +555,9 @@ def test_closest_mean_to_median_reads_selected_rows_in_place(dtype) -> None:
 def test_one_nonfinite_value_anywhere_is_dropped_like_its_row(rule, dtype, bad, n):
     """The kernels check the values they load (no separate scan of X): a single NaN or infinity,
     in the first, a middle or the partial last block, makes the wrapper drop its row and count it
-    against f, exactly as if the row had been removed; nonfinite="raise" refuses it. n = 8
-    (sorts of 8 rows) and the trimmed mean at n = 17 and 33 (runs of 8 rows) load whole blocks
-    straight into the sort (:func:`_load_sort8`), n = 9 copies them first."""
+    against f, exactly as if the row had been removed; nonfinite="raise" refuses it. At n = 8,
+    17 and 33 whole groups of 8 or 16 rows of a full block go straight into the sort
+    (:func:`_load_sort8`), which does the check; at n = 9 every row is copied first."""
     rng = np.random.default_rng(9)
     d = 3 * cw._LANES + 5
     X = rng.normal(size=(n, d)).astype(dtype)
