@@ -192,6 +192,28 @@ def _load_sort_columns(X, rows, lo, hi, buf, col, chk):  # pragma: no cover - co
 
 
 @njit(cache=True, inline="always")
+def _get8(buf, g, t):  # pragma: no cover - compiled
+    """Lane t of rows g .. g+7, as a tuple (kept in registers by the kernels that use it)."""
+    return (
+        buf[g, t], buf[g + 1, t], buf[g + 2, t], buf[g + 3, t],
+        buf[g + 4, t], buf[g + 5, t], buf[g + 6, t], buf[g + 7, t],
+    )
+
+
+@njit(cache=True, inline="always")
+def _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover - compiled
+    """Store 8 values into lane t of rows g .. g+7."""
+    buf[g, t] = a0
+    buf[g + 1, t] = a1
+    buf[g + 2, t] = a2
+    buf[g + 3, t] = a3
+    buf[g + 4, t] = a4
+    buf[g + 5, t] = a5
+    buf[g + 6, t] = a6
+    buf[g + 7, t] = a7
+
+
+@njit(cache=True, inline="always")
 def _net8(a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover - compiled
     """The 8 values sorted (Knuth's optimal 19-comparator network), as a tuple."""
     a0, a2 = _minmax(a0, a2)
@@ -238,23 +260,9 @@ def _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover - compiled
 def _sort8_rows(buf, g):  # pragma: no cover - compiled
     """Sort rows g .. g+7 of every lane (Knuth's optimal 19-comparator network), in registers."""
     for t in range(_LANES):
-        a0 = buf[g, t]
-        a1 = buf[g + 1, t]
-        a2 = buf[g + 2, t]
-        a3 = buf[g + 3, t]
-        a4 = buf[g + 4, t]
-        a5 = buf[g + 5, t]
-        a6 = buf[g + 6, t]
-        a7 = buf[g + 7, t]
+        a0, a1, a2, a3, a4, a5, a6, a7 = _get8(buf, g, t)
         a0, a1, a2, a3, a4, a5, a6, a7 = _net8(a0, a1, a2, a3, a4, a5, a6, a7)
-        buf[g, t] = a0
-        buf[g + 1, t] = a1
-        buf[g + 2, t] = a2
-        buf[g + 3, t] = a3
-        buf[g + 4, t] = a4
-        buf[g + 5, t] = a5
-        buf[g + 6, t] = a6
-        buf[g + 7, t] = a7
+        _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @njit(cache=True)
@@ -292,14 +300,7 @@ def _load_sort8(X, rows, g, lo, buf, chk):  # pragma: no cover - compiled
         c += a7 - a7
         chk[t] = c
         a0, a1, a2, a3, a4, a5, a6, a7 = _net8(a0, a1, a2, a3, a4, a5, a6, a7)
-        buf[g, t] = a0
-        buf[g + 1, t] = a1
-        buf[g + 2, t] = a2
-        buf[g + 3, t] = a3
-        buf[g + 4, t] = a4
-        buf[g + 5, t] = a5
-        buf[g + 6, t] = a6
-        buf[g + 7, t] = a7
+        _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @njit(cache=True)
@@ -308,22 +309,8 @@ def _sort16_rows(buf, g):  # pragma: no cover - compiled
     TAOCP 5.3.4), ten layers. Two 8-row sorts and their bitonic merge in registers, which this
     replaced, took 70 comparators and three passes over the rows (0.8x the time in L1)."""
     for t in range(_LANES):
-        a0 = buf[g, t]
-        a1 = buf[g + 1, t]
-        a2 = buf[g + 2, t]
-        a3 = buf[g + 3, t]
-        a4 = buf[g + 4, t]
-        a5 = buf[g + 5, t]
-        a6 = buf[g + 6, t]
-        a7 = buf[g + 7, t]
-        a8 = buf[g + 8, t]
-        a9 = buf[g + 9, t]
-        a10 = buf[g + 10, t]
-        a11 = buf[g + 11, t]
-        a12 = buf[g + 12, t]
-        a13 = buf[g + 13, t]
-        a14 = buf[g + 14, t]
-        a15 = buf[g + 15, t]
+        a0, a1, a2, a3, a4, a5, a6, a7 = _get8(buf, g, t)
+        a8, a9, a10, a11, a12, a13, a14, a15 = _get8(buf, g + 8, t)
         a0, a13 = _minmax(a0, a13)
         a1, a12 = _minmax(a1, a12)
         a2, a15 = _minmax(a2, a15)
@@ -384,22 +371,8 @@ def _sort16_rows(buf, g):  # pragma: no cover - compiled
         a11, a12 = _minmax(a11, a12)
         a6, a7 = _minmax(a6, a7)
         a8, a9 = _minmax(a8, a9)
-        buf[g, t] = a0
-        buf[g + 1, t] = a1
-        buf[g + 2, t] = a2
-        buf[g + 3, t] = a3
-        buf[g + 4, t] = a4
-        buf[g + 5, t] = a5
-        buf[g + 6, t] = a6
-        buf[g + 7, t] = a7
-        buf[g + 8, t] = a8
-        buf[g + 9, t] = a9
-        buf[g + 10, t] = a10
-        buf[g + 11, t] = a11
-        buf[g + 12, t] = a12
-        buf[g + 13, t] = a13
-        buf[g + 14, t] = a14
-        buf[g + 15, t] = a15
+        _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7)
+        _put8(buf, g + 8, t, a8, a9, a10, a11, a12, a13, a14, a15)
 
 
 @njit(cache=True)
@@ -407,22 +380,8 @@ def _merge8x2(buf, g):  # pragma: no cover - compiled
     """Merge the sorted rows g .. g+7 and g+8 .. g+15 of every lane in registers: the flip
     ``(i, 15-i)``, then half-cleaners of strides 4, 2, 1 on both halves."""
     for t in range(_LANES):
-        a0 = buf[g + 0, t]
-        a1 = buf[g + 1, t]
-        a2 = buf[g + 2, t]
-        a3 = buf[g + 3, t]
-        a4 = buf[g + 4, t]
-        a5 = buf[g + 5, t]
-        a6 = buf[g + 6, t]
-        a7 = buf[g + 7, t]
-        a8 = buf[g + 8, t]
-        a9 = buf[g + 9, t]
-        a10 = buf[g + 10, t]
-        a11 = buf[g + 11, t]
-        a12 = buf[g + 12, t]
-        a13 = buf[g + 13, t]
-        a14 = buf[g + 14, t]
-        a15 = buf[g + 15, t]
+        a0, a1, a2, a3, a4, a5, a6, a7 = _get8(buf, g, t)
+        a8, a9, a10, a11, a12, a13, a14, a15 = _get8(buf, g + 8, t)
         a0, a15 = _minmax(a0, a15)
         a1, a14 = _minmax(a1, a14)
         a2, a13 = _minmax(a2, a13)
@@ -433,45 +392,17 @@ def _merge8x2(buf, g):  # pragma: no cover - compiled
         a7, a8 = _minmax(a7, a8)
         a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
         a8, a9, a10, a11, a12, a13, a14, a15 = _clean8_net(a8, a9, a10, a11, a12, a13, a14, a15)
-        buf[g + 0, t] = a0
-        buf[g + 1, t] = a1
-        buf[g + 2, t] = a2
-        buf[g + 3, t] = a3
-        buf[g + 4, t] = a4
-        buf[g + 5, t] = a5
-        buf[g + 6, t] = a6
-        buf[g + 7, t] = a7
-        buf[g + 8, t] = a8
-        buf[g + 9, t] = a9
-        buf[g + 10, t] = a10
-        buf[g + 11, t] = a11
-        buf[g + 12, t] = a12
-        buf[g + 13, t] = a13
-        buf[g + 14, t] = a14
-        buf[g + 15, t] = a15
+        _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7)
+        _put8(buf, g + 8, t, a8, a9, a10, a11, a12, a13, a14, a15)
 
 
 @njit(cache=True)
 def _clean8(buf, g):  # pragma: no cover - compiled
     """Half-cleaners of strides 4, 2, 1 on rows g .. g+7 (a bitonic group becomes sorted)."""
     for t in range(_LANES):
-        a0 = buf[g, t]
-        a1 = buf[g + 1, t]
-        a2 = buf[g + 2, t]
-        a3 = buf[g + 3, t]
-        a4 = buf[g + 4, t]
-        a5 = buf[g + 5, t]
-        a6 = buf[g + 6, t]
-        a7 = buf[g + 7, t]
+        a0, a1, a2, a3, a4, a5, a6, a7 = _get8(buf, g, t)
         a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
-        buf[g, t] = a0
-        buf[g + 1, t] = a1
-        buf[g + 2, t] = a2
-        buf[g + 3, t] = a3
-        buf[g + 4, t] = a4
-        buf[g + 5, t] = a5
-        buf[g + 6, t] = a6
-        buf[g + 7, t] = a7
+        _put8(buf, g, t, a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @njit(cache=True)
@@ -867,14 +798,7 @@ def _flip8(buf, p, q, low, clean):  # pragma: no cover - compiled
         buf[q, t] = x7
         if clean:
             a0, a1, a2, a3, a4, a5, a6, a7 = _clean8_net(a0, a1, a2, a3, a4, a5, a6, a7)
-        buf[p, t] = a0
-        buf[p + 1, t] = a1
-        buf[p + 2, t] = a2
-        buf[p + 3, t] = a3
-        buf[p + 4, t] = a4
-        buf[p + 5, t] = a5
-        buf[p + 6, t] = a6
-        buf[p + 7, t] = a7
+        _put8(buf, p, t, a0, a1, a2, a3, a4, a5, a6, a7)
 
 
 @njit(cache=True)
@@ -1085,12 +1009,10 @@ def _rule_range(X, rows, rule, f, k, kind, N, lo0, hi0, out, bufs):  # pragma: n
     # loads its runs of 8 rows straight into the sort (:func:`_load_sort8`), no copy: 0.84x the
     # full sort at (32, 1e6), f = 4; 0.95x at n = 16 .. 20; 0.76-0.78x against K = 8 at n = 64, 128.
     K = 0
-    if rule == 1 and N > 0 and n >= _TREE4_N and f <= 4:
-        K = 4
-    elif rule == 1 and N > 0 and n >= _TREE8_N and f <= 8:
-        K = 8
-    elif rule == 1 and N > 0 and n >= _TREE16_N and f <= 16:
-        K = 16
+    if rule == 1 and N > 0:
+        for kk, nmin in ((16, _TREE16_N), (8, _TREE8_N), (4, _TREE4_N)):
+            if n >= nmin and f <= kk:
+                K = kk  # the smallest K that serves
     top = N
     if N >= 16 and (rule == 0 or halve_trim):
         top = N // 2
