@@ -14,6 +14,7 @@ from numba import njit
 
 from . import _api, _reference
 from ._common import group_means
+from ._coordinatewise import group_closest_mean
 from ._krum import ScoreBounds, _check_krum_options, _scores, check_m, eta
 from ._registry import GarSpec, register
 from ..errors import InvalidArgument
@@ -37,13 +38,15 @@ def _iterated_selection(E, f, theta, paper, m, phase_beta=None):
     At step k, |R| = n-k and every row of R is scored within R with neighbour count
     |R|-f-2 (``paper``) or |R|-f-1, clamped to [0, |R|-1] (THEORY.md §2, inner-Krum corner case).
     The rows of R are ranked by (score, index); the first leaves R. With ``m > 0`` (Multi-Bulyan)
-    step k also records the max(1, m-k) best-ranked rows (at most |R|), whose mean is the step's
-    selected vector. Returns (picks, groups, sizes).
+    step k also records the set of the max(1, m-k) best-ranked rows (at most |R|), in index
+    order, whose mean is the step's selected vector. Returns (picks, groups, sizes).
 
     From float32 bounds (:func:`_bounded_steps`), the steps run certified until one cannot
     separate its candidates; the rest run speculatively to collect every row a later step may
     need exact, all made exact in one pass over X, and the steps resume from the first unsure one.
     Measured at (128, 1e5), Gaussian rows, f = 16 and 31: 4-8 rows made exact, in one pass.
+    Multi-Bulyan certifies its groups as sets (only their boundary): at (32, 1e6), f = 4, m =
+    n-f, 21 of 32 rows needed exact values when the group's order was certified too.
 
     With ``phase_beta`` (Bulyan), that pass also runs the coordinate phase on the speculative
     selection, whose *set* (all the phase depends on) was the final one in 48 of 48 random
@@ -77,13 +80,19 @@ def _bounded_steps(lo, hi, order, exact, f, theta, paper, m, step0, alive, picks
                    sizes):  # pragma: no cover - compiled
     """Steps ``step0 .. theta-1`` of :func:`_iterated_selection` on score bounds, in place.
 
-    At each step the rows that can rank among the step's ``mk`` best are those whose lower bound is
-    at most the mk-th smallest upper bound; among them, a row that is not exact and whose interval
-    meets another's is *unsure*. Without unsure rows the candidates, ranked by (lower bound,
-    index), are ranked exactly and the step is recorded. From the first step with unsure rows
-    on, the steps go on speculatively (ranking by lower bounds) only to collect the unsure rows
-    of later steps. Returns ``(stop, unsure)``: steps before ``stop`` are certified and recorded,
-    and ``alive`` is the alive set after them; ``stop == theta`` when all are.
+    A row is *unsure* when it is not exact and its interval leaves a step's outcome open:
+    - the pick (the row of smallest score): the rows that can be smallest are those whose lower
+      bound is at most the smallest upper bound; among them, a row whose interval meets another's;
+    - with ``m > 0``, the set of the mk best (Multi-Bulyan's group, :meth:`._krum.ScoreBounds
+      .smallest_set`): a row is surely in when at least r - mk rows are surely worse, surely out
+      when mk rows are surely better; a row that is neither. Only the set's boundary counts,
+      not the order within the set (the group's mean adds its rows in index order).
+    Without unsure rows the step is decided exactly: the pick by (lower bound, index) among its
+    candidates, and the group as the surely-in rows plus the best of the undecided (all exact)
+    by (lower bound, index). From the first step with unsure rows on, the steps go on
+    speculatively (deciding by lower bounds) only to collect the unsure rows of later steps.
+    Returns ``(stop, unsure)``: steps before ``stop`` are certified and recorded, and ``alive``
+    is the alive set after them; ``stop == theta`` when all are.
     """
     n = lo.shape[0]
     unsure = np.zeros(n, dtype=np.bool_)
@@ -93,12 +102,11 @@ def _bounded_steps(lo, hi, order, exact, f, theta, paper, m, step0, alive, picks
         r = n - step
         k = r - f - 2 if paper else r - f - 1
         k = max(0, min(k, r - 1))
-        mk = max(1, min(m - step, r)) if m > 0 else 1
         slo, shi = _score_bounds(lo, hi, order, alive, k)
         idx = np.flatnonzero(alive)
-        top = np.sort(shi[idx])[mk - 1]
-        cand = idx[slo[idx] <= top]
         found = False
+        # the pick
+        cand = idx[slo[idx] <= np.min(shi[idx])]
         for a in range(cand.shape[0]):
             i = cand[a]
             if exact[i] or slo[i] == shi[i]:  # degenerate: the exact score (e.g. k = 0)
@@ -109,14 +117,43 @@ def _bounded_steps(lo, hi, order, exact, f, theta, paper, m, step0, alive, picks
                     unsure[i] = True
                     found = True
                     break
+        ranked = cand[np.argsort(slo[cand], kind="mergesort")]  # cand is in index order
+        pick = ranked[0]
+        mk = 1
+        if m > 0:
+            mk = max(1, min(m - step, r))
+            state = np.zeros(r, dtype=np.int64)  # 1 surely in, -1 surely out, 0 undecided
+            nin = 0
+            for a in range(r):
+                i = idx[a]
+                worse = 0
+                better = 0
+                for b in range(r):
+                    j = idx[b]
+                    if slo[j] > shi[i]:
+                        worse += 1
+                    if shi[j] < slo[i]:
+                        better += 1
+                if worse >= r - mk:
+                    state[a] = 1
+                    nin += 1
+                elif better >= mk:
+                    state[a] = -1
+                elif not exact[i] and slo[i] != shi[i]:
+                    unsure[i] = True
+                    found = True
+            rest = idx[state == 0]
+            rest = rest[np.argsort(slo[rest], kind="mergesort")][: mk - nin]
+            group = np.sort(np.concatenate((idx[state == 1], rest)))
+            groups[step, :mk] = group
+        else:
+            groups[step, 0] = pick
         if found and stop == theta:
             stop = step
             saved[:] = alive
-        ranked = cand[np.argsort(slo[cand], kind="mergesort")]  # cand is in index order
-        groups[step, :mk] = ranked[:mk]
         sizes[step] = mk
-        picks[step] = ranked[0]
-        alive[ranked[0]] = False
+        picks[step] = pick
+        alive[pick] = False
     if stop < theta:
         alive[:] = saved
     return stop, unsure
@@ -173,7 +210,7 @@ def _iterated_selection_exact(E, order, f, theta, paper, m):  # pragma: no cover
         if m > 0:
             ranked = idx[np.argsort(s[idx], kind="mergesort")]
             mk = max(1, min(m - step, r))
-            groups[step, :mk] = ranked[:mk]
+            groups[step, :mk] = np.sort(ranked[:mk])
             sizes[step] = mk
             pick = ranked[0]
         else:
@@ -314,10 +351,15 @@ def _multi_bulyan_impl(
     m = n - f if m is None else int(m)
     E = ScoreBounds(X, squared)  # see _iterated_selection
     _, groups, sizes, _ = _iterated_selection(E, f, theta, neighbours == "paper", m)
-    # each step's group mean as Multi-Krum's (mean_rows' arithmetic, rows in score order)
+    # each step's group mean as Multi-Krum's (mean_rows' arithmetic, rows in index order), and
+    # the coordinate phase over them, block by block: the (theta, d) means are never stored
+    # (at (32, 1e6) their page faults and round trip through memory were half the time)
     flat = np.concatenate([groups[g, : sizes[g]] for g in range(theta)])
-    S = group_means(X, flat, np.concatenate([[0], np.cumsum(sizes)]), centered=True)
-    return _coordinate_phase(S, beta)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    out = group_closest_mean(X, flat, starts, beta)
+    if out is not None:
+        return out
+    return _coordinate_phase(group_means(X, flat, starts, centered=True), beta)
 
 
 def _multi_bulyan_check(
@@ -336,7 +378,8 @@ def multi_bulyan(
 
     Selection, in the AggregaThor form: for k = 0 .. theta-1, score the remaining rows R within R
     (recomputed every step), rank them by (score, index), take as the k-th selected vector the mean
-    of the :math:`\max(1, m-k)` best-ranked rows, then remove the best-ranked row from R.
+    of the :math:`\max(1, m-k)` best-ranked rows (Multi-Krum's mean of R), then remove the
+    best-ranked row from R.
     Aggregation, per coordinate, as in :func:`bulyan`:
 
     .. math:: \mathrm{MB}(X)_k = \frac{1}{\beta} \sum_{Y \in M_k} Y_k, \qquad \beta = \theta - 2f,
@@ -366,8 +409,9 @@ def multi_bulyan(
     -------
     ndarray, shape (d,)
         The aggregate, in the dtype of ``X`` (means and sums accumulated in float64; the selected
-        vectors are stored in the dtype of ``X``). A step's mean is computed as
-        ``x0 + sum(x - x0) / m`` from its best-ranked row x0, as Multi-Krum's.
+        vectors are stored in the dtype of ``X``). A step's mean is computed as Multi-Krum's:
+        ``x0 + sum(x - x0) / m``, its rows in index order from the first, x0 (so the first
+        step's vector is ``multi_krum(X, f, m=m)``, bit for bit).
 
     Notes
     -----

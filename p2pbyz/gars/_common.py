@@ -627,6 +627,44 @@ _rows_mean16 = _rows_mean_intrinsic(False)
 _rows_mean16_centered = _rows_mean_intrinsic(True)
 
 
+@njit(cache=True)
+def _group_means_block(X, rows, starts, lo, hi, buf, out, col0, centered):  # pragma: no cover
+    """``out[g, col0 + k]`` = the mean of ``X[rows[starts[g]:starts[g+1]], lo + k]`` for k in
+    ``0 .. hi-lo-1`` (:func:`_group_means_kernel`'s arithmetic), through ``buf`` (n rows of at
+    least ``hi - lo`` float64): the columns of every row are widened into it once, not at every
+    group's read. A value's bits do not depend on ``lo``, ``hi`` or ``col0``."""
+    n = X.shape[0]
+    ngroups = starts.shape[0] - 1
+    w = hi - lo
+    for r in range(n):
+        src = X[r, lo:hi]
+        dst = buf[r]
+        for k in range(w):
+            dst[k] = src[k]
+    for g in range(ngroups):
+        a = starts[g]
+        b = starts[g + 1]
+        o = out[g]
+        k = 0
+        while k + _SUM_WIDTH <= w:
+            if centered:
+                _rows_mean16_centered(buf, rows, a, b, k, o, col0 + k)
+            else:
+                _rows_mean16(buf, rows, a, b, k, o, col0 + k)
+            k += _SUM_WIDTH
+        for kk in range(k, w):
+            acc = 0.0
+            if centered:
+                x0 = buf[rows[a], kk]
+                for q in range(a + 1, b):
+                    acc += buf[rows[q], kk] - x0
+                o[col0 + kk] = x0 + acc / (b - a)
+            else:
+                for q in range(a, b):
+                    acc += buf[rows[q], kk]
+                o[col0 + kk] = acc / (b - a)
+
+
 @njit(parallel=True, cache=True)
 def _group_means_kernel(X, rows, starts, bounds, centered):  # pragma: no cover - compiled
     """out[g] = mean of X[rows[starts[g]:starts[g+1]]] in X's dtype: the rows added in the order
@@ -634,7 +672,8 @@ def _group_means_kernel(X, rows, starts, bounds, centered):  # pragma: no cover 
 
     Each parallel iteration widens its chunk of every row into a contiguous float64 buffer (the
     rows of X lie far apart, and each group would widen its values again) and computes every
-    group's mean of that chunk from it: 3x faster than summing from X for NNM at (128, 1e5)."""
+    group's mean of that chunk from it (:func:`_group_means_block`): 3x faster than summing
+    from X for NNM at (128, 1e5)."""
     n, d = X.shape
     ngroups = starts.shape[0] - 1
     nchunks = bounds.shape[0] - 1
@@ -642,35 +681,8 @@ def _group_means_kernel(X, rows, starts, bounds, centered):  # pragma: no cover 
     for c in prange(nchunks):
         lo = bounds[c]
         hi = bounds[c + 1]
-        w = hi - lo
-        buf = np.empty((n, w), dtype=np.float64)  # widened once, not at every group's read
-        for r in range(n):
-            src = X[r, lo:hi]
-            dst = buf[r]
-            for k in range(w):
-                dst[k] = src[k]
-        for g in range(ngroups):
-            a = starts[g]
-            b = starts[g + 1]
-            o = out[g]
-            k = 0
-            while k + _SUM_WIDTH <= w:
-                if centered:
-                    _rows_mean16_centered(buf, rows, a, b, k, o, lo + k)
-                else:
-                    _rows_mean16(buf, rows, a, b, k, o, lo + k)
-                k += _SUM_WIDTH
-            for kk in range(k, w):
-                acc = 0.0
-                if centered:
-                    x0 = buf[rows[a], kk]
-                    for q in range(a + 1, b):
-                        acc += buf[rows[q], kk] - x0
-                    o[lo + kk] = x0 + acc / (b - a)
-                else:
-                    for q in range(a, b):
-                        acc += buf[rows[q], kk]
-                    o[lo + kk] = acc / (b - a)
+        buf = np.empty((n, hi - lo), dtype=np.float64)
+        _group_means_block(X, rows, starts, lo, hi, buf, out, lo, centered)
     return out
 
 

@@ -39,7 +39,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import _api, _reference
-from ._common import _SUM_WIDTH, NonFiniteInput, _rows_mean16, chunk_bounds
+from ._common import (
+    _GROUP_BLOCK, _SUM_WIDTH, NonFiniteInput, _group_means_block, _rows_mean16, chunk_bounds,
+)
 from ._registry import GarSpec, register
 from .._validation import check_choice
 from ..errors import InvalidArgument
@@ -1062,6 +1064,53 @@ def _coordinatewise_cpu(X, rows, rule, f, k, kind, N, bounds, out):  # pragma: n
         _rule_range(X, rows, rule, f, k, kind, N, bounds[c], bounds[c + 1], out, bufs)
         bad[c] = _any_nan(bufs[7])
     return bad.any()
+
+
+@njit(parallel=True, cache=True)
+def _group_closest_cpu(X, rows, starts, k, N, bounds, out):  # pragma: no cover - compiled
+    """out = :func:`closest_mean_to_median` (midpoint) of the group means
+    ``S = group_means(X, rows, starts, centered=True)``, without S: every block of ``_LANES``
+    coordinates computes its columns of S (:func:`._common._group_means_block`, the same bits)
+    into a block that the coordinate phase then sorts while it is cached. Returns True if a
+    group mean is NaN or infinite (float64 differences beyond the largest float)."""
+    n = X.shape[0]
+    ng = starts.shape[0] - 1
+    nchunks = bounds.shape[0] - 1
+    bad = np.zeros(nchunks, dtype=np.bool_)
+    for c in prange(nchunks):
+        bufs = _rule_buffers(ng, N, X.dtype)
+        wide = np.empty((n, _GROUP_BLOCK), dtype=np.float64)
+        S = np.empty((ng, _LANES), dtype=X.dtype)
+        res = np.empty(_LANES, dtype=X.dtype)
+        for lo in range(bounds[c], bounds[c + 1], _LANES):
+            hi = min(bounds[c + 1], lo + _LANES)
+            for a in range(lo, hi, _GROUP_BLOCK):
+                _group_means_block(X, rows, starts, a, min(hi, a + _GROUP_BLOCK), wide, S,
+                                   a - lo, True)
+            _rule_range(S, _ALL_ROWS, _CLOSEST, 0, k, 0, N, 0, hi - lo, res, bufs)
+            for t in range(hi - lo):
+                out[lo + t] = res[t]
+        bad[c] = _any_nan(bufs[7])
+    return bad.any()
+
+
+def group_closest_mean(X: np.ndarray, rows: np.ndarray, starts: np.ndarray,
+                       beta: int) -> np.ndarray | None:
+    """``closest_mean_to_median(group_means(X, rows, starts, centered=True), beta)`` bit for
+    bit, without the (groups, d) array of means: Multi-Bulyan's last two steps in one pass over
+    X (:func:`_group_closest_cpu`). X must be finite; returns None if a group mean is not (the
+    caller then takes the two steps apart, which say why)."""
+    d = X.shape[1]
+    ng = len(starts) - 1
+    out = np.empty(d, dtype=X.dtype)
+    if d == 0:
+        return out
+    bounds = chunk_bounds(d, _LANES * _MIN_CHUNK_BLOCKS, _MAX_CHUNKS)
+    if _group_closest_cpu(X, np.ascontiguousarray(rows, dtype=np.int64),
+                          np.ascontiguousarray(starts, dtype=np.int64), int(beta), _sort_rows(ng),
+                          bounds, out):
+        return None
+    return out
 
 
 #: Bytes of the n rows of one sub-block of :func:`_exact_rows_cpu` (kept in L2 while every wanted

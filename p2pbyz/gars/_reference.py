@@ -218,8 +218,8 @@ def _anchored_mean(R):
 
 def multi_bulyan(X, f, *, theta=None, m=None, neighbours="paper", squared=True):
     """Bulyan over Multi-Krum: at step k the selected vector is the mean (:func:`_anchored_mean`)
-    of the m-k best-scoring remaining rows, in score order (scores recomputed on the remaining
-    set), then the best-scoring row leaves."""
+    of the m-k best-scoring remaining rows, in index order as Multi-Krum's (scores recomputed on
+    the remaining set), then the best-scoring row leaves."""
     X = _f64(X)
     n = X.shape[0]
     theta = n - 2 * f if theta is None else theta
@@ -232,7 +232,7 @@ def multi_bulyan(X, f, *, theta=None, m=None, neighbours="paper", squared=True):
         s = krum_scores(X, f, neighbours=neighbours, squared=squared, D=D, subset=remaining)
         order = [remaining[i] for i in _argsort_stable(list(s))]
         mk = max(1, min(m - k, len(remaining)))
-        selected.append(_anchored_mean(X[order[:mk]]))
+        selected.append(_anchored_mean(X[sorted(order[:mk])]))
         remaining.remove(order[0])
     return _coordinate_phase(np.array(selected), beta)
 

@@ -337,3 +337,66 @@ def test_bulyan_phase_fused_with_the_exact_rows_equals_the_separate_phase(monkey
     monkeypatch.setattr(_bulyan, "_coordinate_phase", lambda *a: calls.append(a))
     np.testing.assert_array_equal(_bulyan._bulyan_impl(X, f), separate)
     assert calls == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, d, f", [(11, 5, 2), (23, 3 * 256 + 17, 4), (40, 600, 9)])
+def test_group_phase_in_one_pass_equals_the_two_steps(dtype, n, d, f):
+    """Multi-Bulyan's group means and coordinate phase in one pass, block by block
+    (:func:`group_closest_mean`), give the bits of the group means stored whole and then
+    sorted (:func:`group_means`, :func:`closest_mean_to_median`), for groups of every size
+    (one row included) and d off every block size."""
+    from p2pbyz.gars import _common
+    from p2pbyz.gars import _coordinatewise as cw
+
+    rng = np.random.default_rng(n + d)
+    for style in ("normal", "lattice", "outliers"):
+        X = rng.standard_normal((n, d))
+        if style == "lattice":
+            X = np.round(2 * X)
+        elif style == "outliers":
+            X[:f] *= 1e20
+        X = X.astype(dtype)
+        theta = n - 2 * f
+        sizes = np.concatenate([[1], rng.integers(1, n + 1, theta - 1)])
+        rows = np.concatenate([np.sort(rng.permutation(n)[:s]) for s in sizes])
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        beta = theta - 2 * f
+        want = cw.closest_mean_to_median(
+            _common.group_means(X, rows, starts, centered=True), beta
+        )
+        np.testing.assert_array_equal(cw.group_closest_mean(X, rows, starts, beta), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multi_bulyan_first_step_is_multi_krum(dtype):
+    """A step's vector is Multi-Krum's mean of the remaining rows (its rows in index order), so
+    the first one is ``multi_krum(X, f, m=m)`` bit for bit."""
+    from p2pbyz.gars import _common
+
+    rng = np.random.default_rng(5)
+    n, d, f = 19, 900, 4
+    X = (rng.standard_normal((n, d)) + 3.0).astype(dtype)
+    for m in (1, 7, n - f):
+        _, groups, sizes, _ = _bulyan._iterated_selection(
+            _krum.ScoreBounds(X, True), f, n - 2 * f, True, m
+        )
+        assert all(np.all(np.diff(groups[g, : sizes[g]]) > 0) for g in range(n - 2 * f))
+        first = _common.group_means(X, groups[0, : sizes[0]], np.array([0, sizes[0]]), True)[0]
+        np.testing.assert_array_equal(first, gars.multi_krum(X, f, m=m))
+
+
+def test_multi_bulyan_certifies_only_the_groups_boundary():
+    """With m = n-f the groups are nearly all the rows, and Gaussian rows' scores lie within
+    float32's error of each other: certifying each group's order made 21 of 32 rows exact at
+    (32, 1e6). Certifying the set (and the pick) needs only the rows at its boundary."""
+    rng = np.random.default_rng(0)
+    n, d, f = 32, 50_000, 4
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    E = _krum.ScoreBounds(X, True)
+    got = _bulyan._iterated_selection(E, f, n - 2 * f, True, n - f)[:3]
+    assert E.exact.sum() <= n // 4
+    D = _krum.sq_distances(X)
+    want = _bulyan._iterated_selection_exact(D, _krum._row_orders(D), f, n - 2 * f, True, n - f)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -317,7 +317,10 @@ def _multi_bulyan(X, f, p, D=None):
     beta = theta - 2 * f
     _, ranks = krum_selection(X, f, theta, p["neighbours"], p["squared"], D)
     cnt = np.array([max(1, min(m - t, n - t)) for t in range(theta)], dtype=np.int64)
-    S = set_means(X, ranks, cnt, np.float64)
+    sel = ranks.copy_to_host()
+    for t in range(theta):  # a step's group is summed in index order, as on the CPU
+        sel[t, : cnt[t]].sort()
+    S = set_means(X, sel, cnt, np.float64)
     out = coordinatewise(S, K.OP_CLOSEST_TO_MEDIAN, k=beta)
     return _cast(out, X.dtype)
 
