@@ -67,6 +67,8 @@ _SETTLE_S = 0.5
 #: about 0.1 s after X @ X.T and, with none, slowed Bulyan at (128, 1e5) from 49 to 97 ms
 #: (measured: 0.01 s 107 ms, 0.05 s 85 ms, 0.1 s 53 ms, 0.2 s 49 ms).
 _PAIR_SETTLE_S = 0.2
+#: Seconds of untimed calls after that idle, before the timed one (see :func:`_after_settle`).
+_WARM_S = 0.01
 
 
 def _timeit(fn, repeat: int) -> float:
@@ -80,10 +82,16 @@ def _timeit(fn, repeat: int) -> float:
 
 
 def _after_settle(fn) -> float:
-    """Seconds of one call of ``fn`` made after ``_PAIR_SETTLE_S`` idle and one untimed call (which
-    wakes the thread pools: after the idle, a (10, 1e5) median measured 12 ms instead of 0.6)."""
+    """Seconds of one call of ``fn`` made after ``_PAIR_SETTLE_S`` idle and untimed calls for at
+    least ``_WARM_S`` (which wake the thread pools and the cores: after the idle, a (10, 1e5)
+    median measured 12 ms instead of 0.6; after one untimed call only, a 0.35 ms average at
+    (32, 1e5) measured 4.5-4.8 ms in 6 rounds of 8, and 0.3-1.0 ms after 10 ms of calls)."""
     time.sleep(_PAIR_SETTLE_S)
-    fn()
+    t0 = time.perf_counter()
+    while True:
+        fn()
+        if time.perf_counter() - t0 >= _WARM_S:
+            break
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
