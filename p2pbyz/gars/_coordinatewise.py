@@ -1072,7 +1072,9 @@ def _group_closest_cpu(X, rows, starts, k, N, bounds, out):  # pragma: no cover 
     ``S = group_means(X, rows, starts, centered=True)``, without S: every block of ``_LANES``
     coordinates computes its columns of S (:func:`._common._group_means_block`, the same bits)
     into a block that the coordinate phase then sorts while it is cached. Returns True if a
-    group mean is NaN or infinite (float64 differences beyond the largest float)."""
+    group mean is NaN or infinite (float64 differences beyond the largest float). (That helper
+    lives in ``_common.py``: after editing it, clear this file's numba cache too, which only
+    watches this file.)"""
     n = X.shape[0]
     ng = starts.shape[0] - 1
     nchunks = bounds.shape[0] - 1
