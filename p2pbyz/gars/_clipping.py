@@ -55,12 +55,11 @@ def sq_dist_to(X: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
-def _centered_clipping_cpu(X, v0, bounds, tau, L):  # pragma: no cover - compiled
-    """L steps of v <- v + (1/n) sum_i (X_i - v) min(1, tau/|X_i - v|), in float64."""
+def _centered_clipping_cpu(X, v, acc, bounds, tau, L):  # pragma: no cover - compiled
+    """L steps of v <- v + (1/n) sum_i (X_i - v) min(1, tau/|X_i - v|), in float64, in place
+    in ``v`` (the start); ``acc`` is a float64 work vector of length d."""
     n, d = X.shape
     nchunks = bounds.shape[0] - 1
-    v = v0.copy()
-    acc = np.empty(d, dtype=np.float64)
     part = np.empty((nchunks, n), dtype=np.float64)
     scale = np.empty(n, dtype=np.float64)
     for _ in range(L):
@@ -112,7 +111,9 @@ def _centered_clipping_impl(X, f, *, tau=10.0, L=1, v0=None):
     n, d = X.shape
     start = start_vector(v0, d, "v0", "centered_clipping")
     bounds = chunk_bounds(d, config.CPU_BLOCK, 64)
-    v = _centered_clipping_cpu(X, start, bounds, float(tau), int(L))
+    # the d-vectors are allocated by numpy (huge pages), not in the kernel: see group_means
+    v = np.array(start, dtype=np.float64)
+    _centered_clipping_cpu(X, v, np.empty(d, dtype=np.float64), bounds, float(tau), int(L))
     return v.astype(X.dtype)
 
 

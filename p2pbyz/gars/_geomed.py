@@ -127,19 +127,18 @@ def _weighted_sum(X, w, a, b, acc):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def _weiszfeld_cpu(
-    X, z0, start_mean, bounds, sweep, floor, tol, max_iter, use_tol
+    X, z0, start_mean, bounds, sweep, floor, tol, max_iter, use_tol, z, znew
 ):  # pragma: no cover - compiled
     """Iterate z <- sum_i w_i X_i / sum_i w_i with w_i = 1 / max(floor, |X_i - z|).
 
     Starts at the mean of the rows when ``start_mean``, else at ``z0``. Runs ``max_iter``
     iterations, or stops earlier when ``use_tol`` and the step is at most
-    ``tol * (1 + |z_new|)``. Returns (z, iterations run). Accumulates in float64; one pass over
-    X per iteration (see the module docstring).
+    ``tol * (1 + |z_new|)``. Returns (z, iterations run): z is one of the two float64 work
+    vectors ``z`` and ``znew`` (length d), which the iterations swap. Accumulates in float64;
+    one pass over X per iteration (see the module docstring).
     """
-    n, d = X.shape
+    n = X.shape[0]
     nchunks = bounds.shape[0] - 1
-    z = np.empty(d, dtype=np.float64)
-    znew = np.empty(d, dtype=np.float64)
     part = np.zeros((nchunks, n), dtype=np.float64)
     w = np.empty(n, dtype=np.float64)
     step_part = np.empty(nchunks, dtype=np.float64)
@@ -248,9 +247,10 @@ def weiszfeld(
     n, d = X.shape
     mean = start is None
     z0 = np.empty(0, dtype=np.float64) if mean else start
+    # the iterates are allocated by numpy (huge pages), not in the kernel: see group_means
     return _weiszfeld_cpu(
         X, z0, mean, _bounds(d), _sweep_length(n, X.itemsize), float(floor), float(tol),
-        int(max_iter), bool(use_tol),
+        int(max_iter), bool(use_tol), np.empty(d, dtype=np.float64), np.empty(d, dtype=np.float64),
     )
 
 
